@@ -1,0 +1,216 @@
+"""Run one conversation: the imperative shell that wires the pieces together.
+
+    microphone/file ─► MicPipeline (VAD, barge-in flush) ─► queue ─► sender ─► Live API
+    Live API ─► receiver ─► ConversationState ─► events ─┬─► Player (playback buffer)
+                                                         └─► EventBus (text, JSONL, file)
+
+Only this module and ``live.client`` touch the SDK session; everything they learn becomes
+an event. Failures end the session with an ``error`` event and a non-zero exit code.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+import time
+from collections.abc import Callable
+from typing import Any
+
+from voicecli import events as ev
+from voicecli.audio.engine import MicPipeline, Player, Sink, Source
+from voicecli.audio.vad import BargeInDetector, webrtc_is_speech
+from voicecli.errors import SessionError, UserError
+from voicecli.live.state import ConversationState
+from voicecli.settings import Settings, redact
+from voicecli.tools.builtin import BUILTIN_TOOLS, Tool, run_tool
+from voicecli.ui.outputs import EventBus
+
+QUIET_AFTER_INPUT_S = 1.5  # file input: end this long after the last server message
+INPUT_END_TIMEOUT_S = 120.0  # file input: give up waiting for a reply after this
+
+
+class ChatRunner:
+    """One ``voicecli chat`` session from connect to goodbye."""
+
+    def __init__(self, settings: Settings, bus: EventBus, source: Source, sink: Sink,
+                 tools: dict[str, Tool] | None = None, endpoint: str = "the Live API") -> None:
+        self.settings = settings
+        self.bus = bus
+        self.source = source
+        self.sink = sink
+        self.tools = BUILTIN_TOOLS if tools is None and settings.tools else (tools or {})
+        self.endpoint = endpoint
+        self.state = ConversationState()
+        self.player = Player(sink.rate)
+        self._stop = asyncio.Event()
+        self._mic_queue: asyncio.Queue[bytes] = asyncio.Queue()
+        self._tool_tasks: dict[str, asyncio.Task[None]] = {}
+        self._last_server_msg = time.monotonic()
+        self._session: Any = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    # -- thread → loop bridges (called from audio threads) -----------------------------
+    def _threadsafe(self, fn: Callable[..., None], *args: Any) -> None:
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            return
+        with contextlib.suppress(RuntimeError):  # loop shutting down
+            loop.call_soon_threadsafe(fn, *args)
+
+    def _on_local_barge_in(self, flushed_turn: int | None) -> None:
+        for event in self.state.local_interrupt():
+            self.bus.emit(event)
+
+    # -- event handling ------------------------------------------------------------------
+    def dispatch(self, event: ev.Event) -> None:
+        """Act on an event (play, answer tools), then hand it to every output."""
+        playback = self.player.playback
+        match event:
+            case ev.AssistantAudio(pcm=pcm, rate=rate, turn=turn):
+                self.player.play(pcm, rate, turn)
+            case ev.TurnComplete(turn=turn) if turn is not None:
+                playback.end_turn(turn)
+            case ev.Interrupted(source="server", turn=turn):
+                if turn is not None:
+                    playback.drop_turn(turn)
+                playback.flush()
+            case ev.ToolCall(id=call_id, name=name, args=args):
+                task = asyncio.create_task(self._answer_tool(call_id, name, args))
+                self._tool_tasks[call_id or name] = task
+            case ev.ToolCancelled(ids=ids):
+                for call_id in ids:
+                    task = self._tool_tasks.pop(call_id, None)
+                    if task is not None:
+                        task.cancel()
+        self.bus.emit(event)
+
+    async def _answer_tool(self, call_id: str | None, name: str, args: dict[str, Any]) -> None:
+        from voicecli.live.client import function_response
+
+        try:
+            result = await asyncio.to_thread(run_tool, self.tools, name, args)
+            if not self.state.tool_answered(call_id):
+                return  # cancelled while it ran: the server no longer wants it
+            await self._session.send_tool_response(
+                function_responses=[function_response(call_id, name, result)])
+            self.bus.emit(ev.ToolResult(id=call_id, name=name, result=result))
+        finally:
+            self._tool_tasks.pop(call_id or name, None)
+
+    # -- the session ------------------------------------------------------------------
+    async def _send_mic(self) -> None:
+        from voicecli.live.client import audio_blob
+
+        while True:
+            chunk = await self._mic_queue.get()
+            await self._session.send_realtime_input(audio=audio_blob(chunk))
+
+    async def _receive(self) -> None:
+        # receive() stops after each turn_complete: keep reading forever (see the notes).
+        while True:
+            got = False
+            async for msg in self._session.receive():
+                got = True
+                self._last_server_msg = time.monotonic()
+                for event in self.state.on_message(msg):
+                    self.dispatch(event)
+            if not got:
+                raise SessionError("the server closed the connection")
+
+    async def _finish_after_input(self) -> None:
+        """With a finite input, end once the last reply has been played out."""
+        while not self.source.finished.is_set():  # polled: a waiting thread would block exit
+            await asyncio.sleep(0.05)
+        ended = time.monotonic()
+        playback = self.player.playback
+        while time.monotonic() - ended < INPUT_END_TIMEOUT_S:
+            await asyncio.sleep(0.1)
+            now = time.monotonic()
+            idle = (not self.state.in_reply and not self.state.user_text
+                    and not self._tool_tasks and not playback.is_playing(0.3))
+            if idle and now - self._last_server_msg > QUIET_AFTER_INPUT_S \
+                    and now - ended > QUIET_AFTER_INPUT_S:
+                return
+        self.bus.emit(ev.ErrorEvent(message="input ended but no reply finished within "
+                                    f"{INPUT_END_TIMEOUT_S:.0f} s"))
+
+    async def run(self) -> int:
+        """Run until Ctrl-C, the end of a finite input, or a fatal error; return the exit code."""
+        self._loop = asyncio.get_running_loop()
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            self._loop.add_signal_handler(signal.SIGINT, self._on_sigint)
+        exit_code, reason = 0, "user"
+        try:
+            await self._run_session()
+            if self.source.finished.is_set():
+                reason = "input_finished"
+        except UserError as exc:
+            exit_code, reason = exc.exit_code, "error"
+            self.bus.emit(ev.ErrorEvent(message=self._redact(str(exc)), fatal=True))
+        finally:
+            self.source.stop()
+            try:
+                self.sink.stop()
+            except UserError as exc:
+                exit_code, reason = exc.exit_code, "error"
+                self.bus.emit(ev.ErrorEvent(message=str(exc), fatal=True))
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                self._loop.remove_signal_handler(signal.SIGINT)
+        self.bus.emit(ev.SessionEnded(reason=reason, exit_code=exit_code))
+        return exit_code
+
+    def _on_sigint(self) -> None:
+        if self._stop.is_set():  # second Ctrl-C: the user really wants out
+            raise KeyboardInterrupt
+        self._stop.set()
+
+    def _redact(self, text: str) -> str:
+        creds = self.settings.credentials
+        return redact(text, [creds.api_key, *(v for _, v in creds.headers)])
+
+    async def _run_session(self) -> None:
+        from voicecli.live import client as live_client
+        from voicecli.live.errors import describe_failure
+
+        detector = (BargeInDetector(webrtc_is_speech()) if self.settings.barge_in else None)
+        mic = MicPipeline(
+            self.player.playback, detector,
+            on_chunk=lambda pcm: self._threadsafe(self._mic_queue.put_nowait, pcm),
+            on_barge_in=lambda turn: self._threadsafe(self._on_local_barge_in, turn),
+        )
+        self.bus.emit(ev.Status(state="connecting", detail=self.endpoint))
+        client = live_client.make_client(self.settings.credentials)
+        config = live_client.make_config(self.settings, self.tools)
+        try:
+            async with client.aio.live.connect(model=self.settings.model, config=config) as session:
+                self._session = session
+                self.bus.emit(ev.SessionStarted(model=self.settings.model,
+                                                voice=self.settings.voice,
+                                                session_id=getattr(session, "session_id", None)))
+                self.sink.start(self.player.playback)
+                self.source.start(mic)
+                self.bus.emit(ev.Status(state="listening", detail="speak now; Ctrl-C to quit"))
+                await self._until_done()
+        except UserError:
+            raise
+        except Exception as exc:  # the SDK raises many kinds; all become one line
+            raise describe_failure(exc, self.endpoint) from None
+        finally:
+            for task in self._tool_tasks.values():
+                task.cancel()
+
+    async def _until_done(self) -> None:
+        tasks = [asyncio.create_task(self._send_mic(), name="send"),
+                 asyncio.create_task(self._receive(), name="receive"),
+                 asyncio.create_task(self._stop.wait(), name="stop"),
+                 asyncio.create_task(self._finish_after_input(), name="finish")]
+        try:
+            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+            for task in done:
+                if not task.cancelled() and task.exception() is not None:
+                    raise task.exception()  # type: ignore[misc]
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)

@@ -1,0 +1,116 @@
+"""What the Live API offers: models, voices and languages, kept in one place.
+
+Models change often, so ``--model`` accepts any string; this table only adds what we know
+about the well-known ones (used for defaults, validation hints and ``voicecli models``).
+Nothing here imports the SDK: the catalog commands must start instantly.
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass
+
+DEFAULT_MODEL = "gemini-3.8-live"
+TRANSLATE_MODEL = "gemini-3.5-live-translate-preview"
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """What one Live model supports."""
+
+    id: str
+    summary: str
+    tools: bool = True
+    system_instruction: bool = True
+    thinking_levels: tuple[str, ...] = ()
+    affective_dialog: bool = False
+    translation: bool = False
+    mid_session_text: bool = True
+    vertex: bool = False
+
+
+MODELS: dict[str, ModelInfo] = {
+    m.id: m
+    for m in (
+        ModelInfo(DEFAULT_MODEL, "conversation (Gemini API default), async function calls",
+                  vertex=True),
+        ModelInfo("gemini-3.8-live-extended-thinking", "conversation with extended thinking",
+                  thinking_levels=("low", "medium", "high")),
+        ModelInfo("gemini-3.1-flash-live-preview", "previous preview",
+                  mid_session_text=False),
+        ModelInfo("gemini-2.5-flash-native-audio-preview-12-2025", "previous native audio preview",
+                  affective_dialog=True),
+        ModelInfo("gemini-live-2.5-flash-native-audio", "Vertex AI GA native audio",
+                  affective_dialog=True, vertex=True),
+        ModelInfo(TRANSLATE_MODEL, "live speech-to-speech translation", tools=False,
+                  system_instruction=False, translation=True, mid_session_text=False),
+    )
+}
+
+# The 30 prebuilt voices and their documented styles.
+VOICES: dict[str, str] = {
+    "Zephyr": "Bright", "Puck": "Upbeat", "Charon": "Informative", "Kore": "Firm",
+    "Fenrir": "Excitable", "Leda": "Youthful", "Orus": "Firm", "Aoede": "Breezy",
+    "Callirrhoe": "Easy-going", "Autonoe": "Bright", "Enceladus": "Breathy",
+    "Iapetus": "Clear", "Umbriel": "Easy-going", "Algieba": "Smooth", "Despina": "Smooth",
+    "Erinome": "Clear", "Algenib": "Gravelly", "Rasalgethi": "Informative",
+    "Laomedeia": "Upbeat", "Achernar": "Soft", "Alnilam": "Firm", "Schedar": "Even",
+    "Gacrux": "Mature", "Pulcherrima": "Forward", "Achird": "Friendly",
+    "Zubenelgenubi": "Casual", "Vindemiatrix": "Gentle", "Sadachbia": "Lively",
+    "Sadaltager": "Knowledgeable", "Sulafat": "Warm",
+}
+DEFAULT_VOICE = "Puck"
+
+# BCP-47 codes the Live API documents for speech output.
+LANGUAGES: dict[str, str] = {
+    "ar-XA": "Arabic", "bn-IN": "Bengali (India)", "cmn-CN": "Mandarin Chinese",
+    "de-DE": "German (Germany)", "en-AU": "English (Australia)", "en-GB": "English (UK)",
+    "en-IN": "English (India)", "en-US": "English (US)", "es-ES": "Spanish (Spain)",
+    "es-US": "Spanish (US)", "fr-CA": "French (Canada)", "fr-FR": "French (France)",
+    "gu-IN": "Gujarati (India)", "hi-IN": "Hindi (India)", "id-ID": "Indonesian",
+    "it-IT": "Italian", "ja-JP": "Japanese", "kn-IN": "Kannada (India)", "ko-KR": "Korean",
+    "ml-IN": "Malayalam (India)", "mr-IN": "Marathi (India)", "nl-NL": "Dutch",
+    "pl-PL": "Polish", "pt-BR": "Portuguese (Brazil)", "ru-RU": "Russian",
+    "ta-IN": "Tamil (India)", "te-IN": "Telugu (India)", "th-TH": "Thai", "tr-TR": "Turkish",
+    "vi-VN": "Vietnamese",
+}
+
+
+def model_info(model: str) -> ModelInfo | None:
+    """Return what we know about ``model`` (with or without a ``models/`` prefix)."""
+    return MODELS.get(model.removeprefix("models/").rsplit("/", 1)[-1])
+
+
+def _did_you_mean(value: str, choices: list[str]) -> str:
+    lowered = {c.lower(): c for c in choices}
+    close = difflib.get_close_matches(value.lower(), list(lowered), n=1, cutoff=0.6)
+    return f" Did you mean {lowered[close[0]]!r}?" if close else ""
+
+
+def resolve_voice(name: str) -> str:
+    """Return the canonical voice name for ``name`` (case-insensitive).
+
+    Raises ValueError with a did-you-mean and the valid names.
+    """
+    for voice in VOICES:
+        if voice.lower() == name.strip().lower():
+            return voice
+    raise ValueError(
+        f"unknown voice {name!r}.{_did_you_mean(name, list(VOICES))} "
+        f"Valid voices: {', '.join(VOICES)}"
+    )
+
+
+def resolve_language(code: str) -> str:
+    """Return the canonical BCP-47 code for ``code`` (case-insensitive, ``_`` allowed).
+
+    Raises ValueError with a did-you-mean and the valid codes.
+    """
+    wanted = code.strip().replace("_", "-").lower()
+    for lang in LANGUAGES:
+        if lang.lower() == wanted:
+            return lang
+    raise ValueError(
+        f"unknown language {code!r}.{_did_you_mean(wanted, list(LANGUAGES))} "
+        f"Valid languages: {', '.join(LANGUAGES)}"
+    )

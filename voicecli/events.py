@@ -1,0 +1,145 @@
+"""The one internal event stream.
+
+Everything that happens in a session becomes one of these small, immutable records. The
+terminal view, the piped text writer, the JSONL writer and the transcript file all consume
+the same stream; nothing deep in the engine prints.
+
+Each event has a ``type`` (the JSONL ``type`` field) and a wall-clock timestamp ``ts``
+(seconds since the epoch). ``to_json_dict`` gives the JSONL form.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any, ClassVar, Literal
+
+
+def _now() -> float:
+    return time.time()
+
+
+@dataclass(frozen=True, kw_only=True)
+class Event:
+    """Base class: every event carries a wall-clock timestamp."""
+
+    type: ClassVar[str] = "event"
+    ts: float = field(default_factory=_now)
+
+    def to_json_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        ts = data.pop("ts")
+        return {"type": self.type, "ts": round(ts, 3), **data}
+
+
+@dataclass(frozen=True, kw_only=True)
+class SessionStarted(Event):
+    type: ClassVar[str] = "session_started"
+    model: str
+    voice: str | None = None
+    session_id: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class SessionEnded(Event):
+    type: ClassVar[str] = "session_ended"
+    reason: str = "user"
+    exit_code: int = 0
+
+
+@dataclass(frozen=True, kw_only=True)
+class UserTranscript(Event):
+    """What the user said. ``final`` is False for in-progress partial text."""
+
+    type: ClassVar[str] = "user_transcript"
+    text: str
+    final: bool = True
+
+
+@dataclass(frozen=True, kw_only=True)
+class AssistantTranscript(Event):
+    """What the assistant said (from output transcription)."""
+
+    type: ClassVar[str] = "assistant_transcript"
+    text: str
+    final: bool = True
+    interrupted: bool = False
+
+
+@dataclass(frozen=True, kw_only=True)
+class AssistantAudio(Event):
+    """A chunk of reply audio: 16-bit mono PCM at ``rate`` Hz, for assistant turn ``turn``.
+
+    Not written to JSONL (too large); consumed by the player.
+    """
+
+    type: ClassVar[str] = "assistant_audio"
+    turn: int
+    pcm: bytes
+    rate: int = 24000
+
+
+@dataclass(frozen=True, kw_only=True)
+class Interrupted(Event):
+    """The reply was cut off: ``source`` is ``local`` (our VAD) or ``server``."""
+
+    type: ClassVar[str] = "interrupted"
+    source: Literal["local", "server"]
+    turn: int | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class Usage:
+    prompt_tokens: int | None = None
+    response_tokens: int | None = None
+    total_tokens: int | None = None
+    by_modality: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, kw_only=True)
+class TurnComplete(Event):
+    type: ClassVar[str] = "turn_complete"
+    turn: int | None = None
+    usage: Usage | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class ToolCall(Event):
+    type: ClassVar[str] = "tool_call"
+    id: str | None
+    name: str
+    args: dict[str, Any]
+
+
+@dataclass(frozen=True, kw_only=True)
+class ToolResult(Event):
+    type: ClassVar[str] = "tool_result"
+    id: str | None
+    name: str
+    result: dict[str, Any]
+
+
+@dataclass(frozen=True, kw_only=True)
+class ToolCancelled(Event):
+    type: ClassVar[str] = "tool_cancelled"
+    ids: list[str]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Status(Event):
+    """A state change for the status display (connecting, listening, speaking, ...)."""
+
+    type: ClassVar[str] = "status"
+    state: str
+    detail: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class ErrorEvent(Event):
+    type: ClassVar[str] = "error"
+    message: str
+    fatal: bool = False
+
+
+# Events that never go to JSONL: high-rate or internal.
+NOT_IN_JSONL = frozenset({AssistantAudio.type})

@@ -1,0 +1,68 @@
+"""Build the google-genai client and Live config from :class:`~voicecli.settings.Settings`.
+
+This module imports google-genai (≈0.5 s), so only the session path imports it.
+"""
+
+from __future__ import annotations
+
+import ssl
+from typing import Any
+
+from google import genai
+from google.genai import types
+
+from voicecli import catalog
+from voicecli.settings import Credentials, Settings
+from voicecli.tools.builtin import Tool
+
+MIC_MIME = "audio/pcm;rate=16000"
+
+
+def make_client(creds: Credentials, **ws_args: Any) -> genai.Client:
+    """A client for ``creds``. ``ws_args`` go to ``websockets.connect`` (ping settings...)."""
+    async_args: dict[str, Any] = dict(ws_args)
+    if creds.ca_cert:
+        async_args["ssl"] = ssl.create_default_context(cafile=creds.ca_cert)
+    http = types.HttpOptions(
+        base_url=creds.base_url,
+        api_version=creds.api_version,
+        headers=dict(creds.headers) or None,
+        async_client_args=async_args or None,
+    )
+    if creds.vertex:
+        if creds.project:
+            return genai.Client(vertexai=True, project=creds.project, location=creds.location,
+                                http_options=http)
+        return genai.Client(vertexai=True, api_key=creds.api_key, http_options=http)
+    return genai.Client(api_key=creds.api_key, http_options=http)
+
+
+def make_config(settings: Settings, tools: dict[str, Tool]) -> types.LiveConnectConfig:
+    """The session setup: audio out, transcription both ways, voice, tools."""
+    info = catalog.model_info(settings.model)
+    speech = types.SpeechConfig(
+        voice_config=types.VoiceConfig(
+            prebuilt_voice_config=types.PrebuiltVoiceConfig(voice_name=settings.voice)),
+        language_code=settings.language,
+    )
+    config = types.LiveConnectConfig(
+        response_modalities=[types.Modality.AUDIO],
+        speech_config=speech,
+        input_audio_transcription=types.AudioTranscriptionConfig(),
+        output_audio_transcription=types.AudioTranscriptionConfig(),
+    )
+    if settings.system_instruction and (info is None or info.system_instruction):
+        config.system_instruction = types.Content(
+            role="user", parts=[types.Part(text=settings.system_instruction)])
+    if tools and (info is None or info.tools):
+        config.tools = [types.Tool(function_declarations=[
+            types.FunctionDeclaration(**t.declaration()) for t in tools.values()])]
+    return config
+
+
+def audio_blob(pcm: bytes) -> types.Blob:
+    return types.Blob(data=pcm, mime_type=MIC_MIME)
+
+
+def function_response(call_id: str | None, name: str, result: dict[str, Any]) -> Any:
+    return types.FunctionResponse(id=call_id, name=name, response=result)

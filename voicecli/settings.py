@@ -1,0 +1,152 @@
+"""Settings for a session: validated once, up front, into one immutable record.
+
+Pure: reads only the mapping of environment variables it is given. Every problem becomes a
+:class:`~voicecli.errors.ConfigError` with one line that says what to do.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from voicecli import catalog
+from voicecli.errors import ConfigError
+
+TRUE_VALUES = {"1", "true", "yes", "on"}
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """How to reach the Live API. ``api_key`` is never printed (see ``__repr__``)."""
+
+    api_key: str | None = None
+    vertex: bool = False
+    project: str | None = None
+    location: str | None = None
+    base_url: str | None = None
+    api_version: str | None = None
+    headers: tuple[tuple[str, str], ...] = ()
+    ca_cert: str | None = None
+
+    def __repr__(self) -> str:
+        key = "<redacted>" if self.api_key else None
+        headers = tuple((k, redact_header(k, v)) for k, v in self.headers)
+        return (f"Credentials(api_key={key}, vertex={self.vertex}, project={self.project!r}, "
+                f"location={self.location!r}, base_url={self.base_url!r}, "
+                f"api_version={self.api_version!r}, headers={headers!r}, "
+                f"ca_cert={self.ca_cert!r})")
+
+    __str__ = __repr__
+
+
+SECRET_HEADERS = {"authorization", "x-goog-api-key", "proxy-authorization", "api-key", "x-api-key"}
+
+
+def redact_header(name: str, value: str) -> str:
+    return "<redacted>" if name.lower() in SECRET_HEADERS else value
+
+
+def redact(text: str, secrets: list[str | None]) -> str:
+    """Replace every occurrence of each secret in ``text``."""
+    for secret in secrets:
+        if secret and len(secret) >= 4:
+            text = text.replace(secret, "<redacted>")
+    return text
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything one ``voicecli chat`` run needs to know."""
+
+    model: str = catalog.DEFAULT_MODEL
+    voice: str = catalog.DEFAULT_VOICE
+    language: str | None = None
+    system_instruction: str | None = None
+    credentials: Credentials = field(default_factory=Credentials)
+    input_device: str | None = None
+    output_device: str | None = None
+    input_file: str | None = None  # a WAV path, or "-" for raw 16 kHz s16le on stdin
+    output_file: str | None = None  # a WAV path
+    output_format: str = "text"  # text | jsonl
+    transcript_file: str | None = None
+    tools: bool = True
+    barge_in: bool = True
+
+
+def parse_header(raw: str) -> tuple[str, str]:
+    name, sep, value = raw.partition(":")
+    if not sep or not name.strip():
+        raise ConfigError(f"--header must look like 'Name: value', got {raw!r}")
+    return name.strip(), value.strip()
+
+
+def resolve_credentials(
+    env: Mapping[str, str],
+    *,
+    vertex: bool | None = None,
+    base_url: str | None = None,
+    api_version: str | None = None,
+    headers: list[str] | None = None,
+    ca_cert: str | None = None,
+) -> Credentials:
+    """Find credentials the way google-genai users already know them.
+
+    Gemini API: ``GEMINI_API_KEY`` or ``GOOGLE_API_KEY``. Vertex AI: ``--vertex`` or
+    ``GOOGLE_GENAI_USE_VERTEXAI=true`` with ``GOOGLE_CLOUD_PROJECT``/``GOOGLE_CLOUD_LOCATION``
+    and application default credentials. A custom ``--base-url`` may carry its own auth in
+    ``--header`` instead of a key.
+    """
+    parsed_headers = tuple(parse_header(h) for h in headers or [])
+    if ca_cert is not None and not Path(ca_cert).is_file():
+        raise ConfigError(f"--ca-cert: no such file: {ca_cert}")
+    if base_url is not None and not base_url.startswith(("https://", "http://", "wss://")):
+        raise ConfigError(f"--base-url must start with https://, got {base_url!r}")
+    use_vertex = bool(vertex) or env.get("GOOGLE_GENAI_USE_VERTEXAI", "").lower() in TRUE_VALUES
+    common = dict(base_url=base_url, api_version=api_version, headers=parsed_headers,
+                  ca_cert=ca_cert)
+    if use_vertex:
+        project = env.get("GOOGLE_CLOUD_PROJECT")
+        location = env.get("GOOGLE_CLOUD_LOCATION", "us-central1")
+        key = env.get("GOOGLE_API_KEY")  # Vertex express mode
+        if not project and not key and not base_url:
+            raise ConfigError(
+                "Vertex AI needs a project: set GOOGLE_CLOUD_PROJECT (and GOOGLE_CLOUD_LOCATION, "
+                "default us-central1) and run 'gcloud auth application-default login'"
+            )
+        return Credentials(api_key=key if not project else None, vertex=True, project=project,
+                           location=location, **common)
+    key = env.get("GEMINI_API_KEY") or env.get("GOOGLE_API_KEY")
+    has_header_auth = any(k.lower() in SECRET_HEADERS for k, _ in parsed_headers)
+    if not key and not (base_url and has_header_auth):
+        raise ConfigError(
+            "no API key: set GEMINI_API_KEY (get one at https://aistudio.google.com/apikey), "
+            "or use --vertex, or try it offline with 'voicecli chat --emulator'"
+        )
+    return Credentials(api_key=key, **common)
+
+
+def read_system_instruction(text: str | None, path: str | None) -> str | None:
+    if text is not None and path is not None:
+        raise ConfigError("use either --system or --system-file, not both")
+    if path is not None:
+        try:
+            return Path(path).read_text(encoding="utf-8").strip() or None
+        except OSError as exc:
+            raise ConfigError(f"--system-file: cannot read {path}: {exc.strerror}") from None
+    return text
+
+
+def validate_choices(voice: str, language: str | None) -> tuple[str, str | None]:
+    """Canonical voice and language, or a ConfigError listing the valid values."""
+    try:
+        voice = catalog.resolve_voice(voice)
+        language = catalog.resolve_language(language) if language else None
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+    return voice, language
+
+
+def environment() -> Mapping[str, str]:
+    return os.environ

@@ -1,0 +1,187 @@
+"""Everything the user reads is written here, from events; the engine itself never prints.
+
+- :class:`TextView`: stdout. On a terminal, partial transcripts update in place and settle
+  into final lines; piped, one flushed line per finished utterance (``You: ...``).
+- :class:`JsonlWriter`: stdout, one JSON object per event (``--format jsonl``).
+- :class:`TranscriptFile`: appends finished lines to ``--transcript FILE`` as they happen.
+- :class:`StatusView`: status and errors on stderr.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Iterable
+from typing import Any, ClassVar, Protocol, TextIO
+
+from voicecli import events as ev
+
+
+class EventSink(Protocol):
+    def handle(self, event: ev.Event) -> None: ...
+    def close(self) -> None: ...
+
+
+class EventBus:
+    """Fan one event out to every sink, in order. A failing sink is reported, not fatal."""
+
+    def __init__(self, sinks: Iterable[EventSink] = ()) -> None:
+        self.sinks = list(sinks)
+
+    def emit(self, event: ev.Event) -> None:
+        for sink in self.sinks:
+            sink.handle(event)
+
+    def close(self) -> None:
+        for sink in self.sinks:
+            sink.close()
+
+
+def use_color(stream: TextIO) -> bool:
+    """Color only on a terminal, and never when ``NO_COLOR`` is set (https://no-color.org)."""
+    return stream.isatty() and not os.environ.get("NO_COLOR") and os.environ.get("TERM") != "dumb"
+
+
+def _fmt_args(args: dict[str, Any]) -> str:
+    return json.dumps(args, ensure_ascii=False, separators=(", ", ": "))
+
+
+def format_line(event: ev.Event) -> str | None:
+    """The one-line text form of a finished event, or None for events with no line."""
+    match event:
+        case ev.UserTranscript(final=True, text=text):
+            return f"You: {text}"
+        case ev.AssistantTranscript(final=True, text=text, interrupted=interrupted):
+            return f"Gemini: {text}" + (" [interrupted]" if interrupted else "")
+        case ev.ToolCall(name=name, args=args):
+            return f"[tool call] {name}({_fmt_args(args)})"
+        case ev.ToolResult(name=name, result=result):
+            return f"[tool result] {name} -> {_fmt_args(result)}"
+        case ev.ToolCancelled(ids=ids):
+            return f"[tool cancelled] {', '.join(ids)}"
+    return None
+
+
+class TextView:
+    """Human-readable transcript on stdout."""
+
+    STYLE: ClassVar[dict[str, str]] = {"You": "\x1b[1;36m", "Gemini": "\x1b[1;35m", "[": "\x1b[33m"}
+
+    def __init__(self, stream: TextIO | None = None, live: bool | None = None) -> None:
+        self.stream = stream or sys.stdout
+        self.live = self.stream.isatty() if live is None else live
+        self.color = use_color(self.stream)
+        self._partial = False
+
+    def _paint(self, line: str) -> str:
+        if not self.color:
+            return line
+        for prefix, style in self.STYLE.items():
+            if line.startswith(prefix):
+                head, sep, rest = line.partition(" ") if prefix == "[" else line.partition(":")
+                return f"{style}{head}{sep}\x1b[0m{rest}"
+        return line
+
+    def _clear_partial(self) -> None:
+        if self._partial:
+            self.stream.write("\r\x1b[2K")
+            self._partial = False
+
+    def handle(self, event: ev.Event) -> None:
+        if self.live and isinstance(event, ev.UserTranscript | ev.AssistantTranscript) \
+                and not event.final:
+            who = "You" if isinstance(event, ev.UserTranscript) else "Gemini"
+            width = max(20, _terminal_width(self.stream) - 1)
+            text = f"{who}: {event.text}"
+            if len(text) > width:  # keep the partial on one line so \r can rewrite it
+                text = "…" + text[-(width - 1):]
+            self.stream.write("\r\x1b[2K" + self._paint(text))
+            self.stream.flush()
+            self._partial = True
+            return
+        line = format_line(event)
+        if line is None:
+            return
+        if self.live:
+            self._clear_partial()
+        self.stream.write(self._paint(line) + "\n")
+        self.stream.flush()
+
+    def close(self) -> None:
+        if self.live:
+            self._clear_partial()
+        self.stream.flush()
+
+
+def _terminal_width(stream: TextIO) -> int:
+    try:
+        return os.get_terminal_size(stream.fileno()).columns
+    except (OSError, ValueError, AttributeError):
+        return 80
+
+
+class JsonlWriter:
+    """One JSON object per event: finished transcripts, tools, turns, errors, session."""
+
+    def __init__(self, stream: TextIO | None = None) -> None:
+        self.stream = stream or sys.stdout
+
+    def handle(self, event: ev.Event) -> None:
+        if event.type in ev.NOT_IN_JSONL or isinstance(event, ev.Status):
+            return
+        if isinstance(event, ev.UserTranscript | ev.AssistantTranscript) and not event.final:
+            return
+        self.stream.write(json.dumps(event.to_json_dict(), ensure_ascii=False) + "\n")
+        self.stream.flush()
+
+    def close(self) -> None:
+        self.stream.flush()
+
+
+class TranscriptFile:
+    """Appends each finished line to a file, flushed at once, so nothing is lost on a crash."""
+
+    def __init__(self, path: str) -> None:
+        from voicecli.errors import ConfigError
+
+        try:
+            self._file = open(path, "a", encoding="utf-8")  # noqa: SIM115 (lives with the session)
+        except OSError as exc:
+            raise ConfigError(f"--transcript: cannot open {path}: {exc.strerror}") from None
+
+    def handle(self, event: ev.Event) -> None:
+        line = format_line(event)
+        if line is not None:
+            self._file.write(line + "\n")
+            self._file.flush()
+
+    def close(self) -> None:
+        self._file.close()
+
+
+class StatusView:
+    """Status changes and errors on stderr, so stdout stays pure data."""
+
+    def __init__(self, stream: TextIO | None = None, quiet: bool = False) -> None:
+        self.stream = stream or sys.stderr
+        self.quiet = quiet
+        self.color = use_color(self.stream)
+
+    def _write(self, text: str, style: str = "\x1b[2m") -> None:
+        if self.color:
+            text = f"{style}{text}\x1b[0m"
+        self.stream.write(text + "\n")
+        self.stream.flush()
+
+    def handle(self, event: ev.Event) -> None:
+        match event:
+            case ev.ErrorEvent(message=message):
+                self._write(f"voicecli: error: {message}", "\x1b[31m")
+            case ev.Status(state=state, detail=detail) if not self.quiet:
+                self._write(f"[{state}] {detail}".rstrip())
+            case ev.Interrupted(source=source) if not self.quiet:
+                self._write(f"[interrupted by {'you' if source == 'local' else 'the server'}]")
+
+    def close(self) -> None:
+        self.stream.flush()
