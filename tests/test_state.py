@@ -96,5 +96,4 @@ def test_user_transcript_finalised_at_turn_complete_without_reply():
     st = ConversationState()
     st.on_message(msg(serverContent={"inputTranscription": {"text": "hmm"}}))
     out = st.on_message(msg(serverContent={"turnComplete": True}))
-    assert [(type(e).__name__, getattr(e, "text", None)) for e in out][0] == \
-        ("UserTranscript", "hmm")
+    assert isinstance(out[0], ev.UserTranscript) and out[0].text == "hmm"

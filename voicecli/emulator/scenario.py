@@ -1,0 +1,231 @@
+"""Scenarios: what the emulator "hears" and answers, turn by turn.
+
+A scenario is a small TOML file::
+
+    name = "default"                  # optional, informational
+    description = "..."               # optional
+    after_last = "cycle"              # when turns run out: "cycle" (start over, default)
+                                      # or "default" (answer every later turn with the lines below)
+    default_user = "(unclear speech)" # input transcription for turns beyond the list
+    default_reply = "Sorry, I have nothing more to say."
+
+    [[turn]]
+    user = "Hi, who are you?"         # reported as the input transcription of the user's speech
+    reply = "Hello! I'm an emulator." # spoken (espeak-ng) and sent as the output transcription
+
+    [[turn]]
+    user = "What time is it?"
+    tool_call = { name = "get_current_time", args = {} }
+    reply = "It's {result} right now."  # spoken after the matching tool_response arrives
+    no_tool_reply = "I can't check."    # optional: spoken when the setup declares no such tool
+
+    [[turn]]
+    user = "Search for cats."
+    tool_call = { name = "search", args = { query = "cats" } }
+    cancel_tool_call = true           # send toolCallCancellation shortly after the call and
+    reply = "Never mind."             # speak `reply` without waiting for a tool_response
+
+The *n*-th user turn (speech ended by the server VAD, ``activityEnd``, ``audioStreamEnd``,
+``realtime_input.text`` or ``client_content`` with ``turn_complete``) gets the *n*-th
+``[[turn]]``. Replies are templates with a deliberately tiny syntax (no attribute access,
+no code): ``{result}`` is the tool's response (a single-entry object prints as its value),
+``{result[key]}`` or ``{result.key}`` (nestable) one field of it, ``{args[key]}`` an argument
+of the call; ``{{`` and ``}}`` are literal braces; missing fields read "unknown".
+
+The special scenario ``"parrot"`` answers each turn with the user's own audio (24 kHz) and
+the transcription "(parrot)"; text input is spoken back with text-to-speech.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import tomllib
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+PARROT = "parrot"
+PARROT_TEXT = "(parrot)"
+DEFAULT_NO_TOOL_REPLY = "I would need a tool for that, but none is available."
+_TURN_KEYS = frozenset({"user", "reply", "tool_call", "cancel_tool_call", "no_tool_reply"})
+_TOP_KEYS = frozenset({"name", "description", "after_last", "default_user", "default_reply",
+                       "turn"})
+
+
+class ScenarioError(ValueError):
+    """A scenario file is malformed."""
+
+
+@dataclass(frozen=True)
+class ToolCallSpec:
+    """A function call the model makes during a turn."""
+
+    name: str
+    args: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Turn:
+    """One scripted exchange."""
+
+    user: str
+    reply: str
+    tool_call: ToolCallSpec | None = None
+    cancel_tool_call: bool = False
+    no_tool_reply: str = DEFAULT_NO_TOOL_REPLY
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """A scripted conversation (or parrot mode)."""
+
+    name: str
+    turns: tuple[Turn, ...] = ()
+    description: str = ""
+    after_last: str = "cycle"
+    default_user: str = "(unclear speech)"
+    default_reply: str = "Sorry, I don't have anything more to say."
+    parrot: bool = False
+
+    def turn(self, index: int) -> Turn:
+        """The turn answering the ``index``-th (0-based) user turn."""
+        if self.parrot:
+            return Turn(user=PARROT_TEXT, reply=PARROT_TEXT)
+        if index < len(self.turns):
+            return self.turns[index]
+        if self.after_last == "cycle" and self.turns:
+            return self.turns[index % len(self.turns)]
+        return Turn(user=self.default_user, reply=self.default_reply)
+
+
+def _str(table: dict[str, Any], key: str, where: str, default: str | None = None) -> str:
+    value = table.get(key, default)
+    if not isinstance(value, str):
+        raise ScenarioError(f"{where}: {key!r} must be a string")
+    return value
+
+
+def _turn(table: Any, where: str) -> Turn:
+    if not isinstance(table, dict):
+        raise ScenarioError(f"{where}: must be a table")
+    unknown = set(table) - _TURN_KEYS
+    if unknown:
+        raise ScenarioError(f"{where}: unknown keys {sorted(unknown)}")
+    call = None
+    if "tool_call" in table:
+        spec = table["tool_call"]
+        if not isinstance(spec, dict) or not isinstance(spec.get("name"), str):
+            raise ScenarioError(f"{where}: tool_call needs a string 'name'")
+        args = spec.get("args", {})
+        if not isinstance(args, dict) or set(spec) - {"name", "args"}:
+            raise ScenarioError(f"{where}: tool_call takes only 'name' and an 'args' table")
+        call = ToolCallSpec(spec["name"], dict(args))
+    cancel = table.get("cancel_tool_call", False)
+    if not isinstance(cancel, bool) or (cancel and call is None):
+        raise ScenarioError(f"{where}: cancel_tool_call must be a boolean, with a tool_call")
+    return Turn(
+        user=_str(table, "user", where),
+        reply=_str(table, "reply", where),
+        tool_call=call,
+        cancel_tool_call=cancel,
+        no_tool_reply=_str(table, "no_tool_reply", where, DEFAULT_NO_TOOL_REPLY),
+    )
+
+
+def parse_scenario(text: str, name: str = "scenario") -> Scenario:
+    """Parse scenario TOML; raises :class:`ScenarioError` with the offending place."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise ScenarioError(f"{name}: {e}") from None
+    unknown = set(data) - _TOP_KEYS
+    if unknown:
+        raise ScenarioError(f"{name}: unknown keys {sorted(unknown)}")
+    raw_turns = data.get("turn", [])
+    if not isinstance(raw_turns, list):
+        raise ScenarioError(f"{name}: use [[turn]] tables")
+    after = data.get("after_last", "cycle")
+    if after not in ("cycle", "default"):
+        raise ScenarioError(f"{name}: after_last must be 'cycle' or 'default'")
+    base = Scenario(name=name)
+    return Scenario(
+        name=_str(data, "name", name, name),
+        turns=tuple(_turn(t, f"{name}: turn {i + 1}") for i, t in enumerate(raw_turns)),
+        description=_str(data, "description", name, ""),
+        after_last=after,
+        default_user=_str(data, "default_user", name, base.default_user),
+        default_reply=_str(data, "default_reply", name, base.default_reply),
+    )
+
+
+def bundled_scenarios() -> list[str]:
+    """Names of the scenarios shipped in ``voicecli/emulator/scenarios``."""
+    folder = resources.files("voicecli.emulator").joinpath("scenarios")
+    return sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".toml"))
+
+
+def load_scenario(spec: str | Path | None = None) -> Scenario:
+    """Load ``None`` (the default scenario), ``"parrot"``, a bundled name, or a TOML path."""
+    if spec == PARROT:
+        return Scenario(name=PARROT, parrot=True)
+    if spec is None or (isinstance(spec, str) and spec in bundled_scenarios()):
+        name = spec or "default"
+        text = resources.files("voicecli.emulator").joinpath(
+            "scenarios", f"{name}.toml").read_text(encoding="utf-8")
+        return parse_scenario(text, name)
+    path = Path(spec)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as e:
+        raise ScenarioError(f"cannot read scenario {str(path)!r}: {e.strerror}") from None
+    return parse_scenario(text, path.stem)
+
+
+# --------------------------------------------------------------------------- templating
+
+_FIELD = re.compile(r"\{\{|\}\}|\{(result|args)((?:\[[^\[\]{}]*\]|\.\w+)*)\}")
+_STEP = re.compile(r"\[([^\]]*)\]|\.(\w+)")
+MISSING = "unknown"
+
+
+def _as_text(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, int | float):
+        return str(value)
+    if isinstance(value, dict):
+        if len(value) == 1:
+            return _as_text(next(iter(value.values())))
+        for key in ("output", "result"):
+            if key in value:
+                return _as_text(value[key])
+        return ", ".join(f"{k} {_as_text(v)}" for k, v in value.items())
+    if isinstance(value, list):
+        return ", ".join(_as_text(v) for v in value)
+    return MISSING if value is None else json.dumps(value)
+
+
+def render(template: str, result: Any = None, args: dict[str, Any] | None = None) -> str:
+    """Fill ``{result...}``/``{args...}`` fields of a reply template (see module docs)."""
+    roots = {"result": result, "args": args or {}}
+
+    def substitute(m: re.Match[str]) -> str:
+        if m.group(0) in ("{{", "}}"):
+            return m.group(0)[0]
+        value: Any = roots[m.group(1)]
+        for step in _STEP.finditer(m.group(2)):
+            key = step.group(1) if step.group(1) is not None else step.group(2)
+            key = key.strip().strip("'\"")
+            if isinstance(value, dict) and key in value:
+                value = value[key]
+            elif isinstance(value, list) and key.isdigit() and int(key) < len(value):
+                value = value[int(key)]
+            else:
+                return MISSING
+        return MISSING if value is None else _as_text(value)
+
+    return _FIELD.sub(substitute, template)

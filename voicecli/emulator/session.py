@@ -1,0 +1,660 @@
+"""The sans-I/O core of the emulator: one Live API session as a state machine.
+
+A :class:`Session` is fed client frames with :meth:`Session.receive` and asked for what to
+send with :meth:`Session.poll`; :meth:`Session.next_deadline` says when to poll again. Every
+call takes ``now`` (``time.monotonic()`` seconds), so tests can drive it with a fake clock.
+Outputs are :class:`Send` (a JSON-ready server message) and :class:`Close` (end the
+connection with a WebSocket close code). The only blocking work is text-to-speech through
+the injected :class:`~voicecli.emulator.speech.Synthesizer` (tens of milliseconds, cached).
+
+Behaviour in brief: the first frame must be ``setup`` (validated by
+:func:`~voicecli.emulator.settings.parse_setup`); each user turn (server VAD end of speech,
+``activityEnd``, ``audioStreamEnd``, text) is answered by the next scenario turn with input
+transcription fragments, paced bursts of 24 kHz audio chunks interleaved with output
+transcription fragments, ``generationComplete`` and ``turnComplete`` + ``usageMetadata``.
+User speech longer than ``interrupt_delay_ms`` while the reply is playing (first chunk sent
+until first chunk + audio duration) sends ``interrupted`` and drops the rest of the turn.
+An unknown session resumption handle closes the connection 1008 (policy), like other
+credential-type failures.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import json
+import math
+import re
+import secrets
+import threading
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import soxr
+
+from voicecli.emulator import wire
+from voicecli.emulator.config import EmulatorConfig
+from voicecli.emulator.record import ConnectionRecord, RecordedEvent, RecordedMessage, ReplyRecord
+from voicecli.emulator.scenario import PARROT_TEXT, Scenario, Turn, render
+from voicecli.emulator.settings import SessionSettings, parse_setup
+from voicecli.emulator.speech import OUTPUT_RATE, Synthesizer, resample
+from voicecli.emulator.vad import RATE as INPUT_RATE
+from voicecli.emulator.vad import VadEvent, VoiceActivityDetector, vad_settings
+
+AUDIO_TOKENS_PER_S = 25
+FRAGMENT_SPACING_S = 0.01  # between input transcription fragments
+
+
+@dataclass(frozen=True)
+class Send:
+    """Send ``message`` (a JSON-ready dict) to the client."""
+
+    message: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Close:
+    """Close the connection with ``code`` and ``reason``."""
+
+    code: int
+    reason: str
+
+
+Output = Send | Close
+
+
+@dataclass(frozen=True)
+class ResumeState:
+    """What a session resumption handle restores."""
+
+    session_id: str
+    turn_index: int
+    context_tokens: int
+
+
+class HandleStore:
+    """Resumption handles issued by one emulator, shared by its connections (thread-safe)."""
+
+    def __init__(self) -> None:
+        self._handles: dict[str, ResumeState] = {}
+        self._lock = threading.Lock()
+
+    def issue(self, state: ResumeState) -> str:
+        """Store ``state`` under a new opaque handle."""
+        handle = secrets.token_urlsafe(24)
+        with self._lock:
+            self._handles[handle] = state
+        return handle
+
+    def get(self, handle: str) -> ResumeState | None:
+        """The state for ``handle``, or None if this emulator never issued it."""
+        with self._lock:
+            return self._handles.get(handle)
+
+
+def fragments(text: str) -> list[str]:
+    """Split ``text`` into transcription fragments of 2–10 characters, as the API streams."""
+    pieces: list[str] = []
+    for token in re.findall(r"\s*\S+", text):
+        while len(token) > 10:
+            pieces.append(token[:8])
+            token = token[8:]
+        pieces.append(token)
+    out: list[str] = []
+    for piece in pieces:
+        if out and (len(piece) < 2 or len(out[-1]) < 2) and len(out[-1]) + len(piece) <= 10:
+            out[-1] += piece
+        else:
+            out.append(piece)
+    return out
+
+
+def text_tokens(text: str) -> int:
+    """A plausible token count for text (about four characters a token)."""
+    return math.ceil(len(text) / 4) if text else 0
+
+
+def audio_tokens(pcm: bytes, rate: int) -> int:
+    """Audio tokens: 25 per second."""
+    return math.ceil(len(pcm) / 2 / rate * AUDIO_TOKENS_PER_S)
+
+
+@dataclass
+class _UserTurn:
+    kind: str  # "audio" or "text"
+    pcm: bytes = b""  # 16 kHz
+    text: str = ""
+
+
+@dataclass
+class _Reply:
+    turn: Turn
+    user: _UserTurn
+    record: ReplyRecord
+    prompt_tokens: dict[str, int]
+    duration: float = 0.0
+    started_at: float | None = None
+    done: bool = False
+    cancelled: bool = False
+    call_id: str | None = None  # waiting for this tool response
+    call_args: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(order=True)
+class _Item:
+    t: float
+    seq: int
+    build: Callable[[float], Output | None] = field(compare=False)
+    reply: _Reply | None = field(compare=False, default=None)
+
+
+class Session:
+    """One Live API connection's protocol logic (see the module docstring)."""
+
+    def __init__(
+        self,
+        config: EmulatorConfig,
+        scenario: Scenario,
+        synth: Synthesizer,
+        handles: HandleStore,
+        route: wire.Route,
+        *,
+        authorized: bool,
+        record: ConnectionRecord | None = None,
+    ) -> None:
+        self.config = config
+        self.scenario = scenario
+        self.synth = synth
+        self.handles = handles
+        self.route = route
+        self.authorized = authorized
+        self.record = record if record is not None else ConnectionRecord()
+        self.record.authorized = authorized
+        self.settings: SessionSettings | None = None
+        self.closed = False
+        self.session_id = uuid.uuid4().hex
+        self._heap: list[_Item] = []
+        self._seq = itertools.count()
+        self._vad: VoiceActivityDetector | None = None
+        self._resamplers: dict[int, soxr.ResampleStream] = {}
+        self._turn_index = 0
+        self._context_tokens = 0
+        self._client_index = -1  # index of the last client message consumed
+        self._reply: _Reply | None = None  # latest reply (may be done but still playing)
+        self._queue: list[_UserTurn] = []
+        self._had_turn = False
+        self._seg_started_speaking = False
+        self._seg_interrupted = False
+        self._manual_active = False
+        self._manual_buf = bytearray()
+
+    # ------------------------------------------------------------------ driver interface
+
+    def receive(self, raw: str | bytes, now: float) -> None:
+        """Handle one client frame."""
+        if self.closed:
+            return
+        try:
+            self._receive(raw, now)
+        except wire.ProtocolError as e:
+            self._close(e.code, e.reason, now)
+
+    def poll(self, now: float) -> list[Output]:
+        """Return everything due at ``now``, in order; a :class:`Close` is always last."""
+        out: list[Output] = []
+        while self._heap and self._heap[0].t <= now and not self.closed:
+            item = heapq.heappop(self._heap)
+            if item.reply is not None and item.reply.cancelled:
+                continue
+            result = item.build(now)
+            if result is None:
+                continue
+            out.append(result)
+            if isinstance(result, Send):
+                self.record.sent.append(
+                    RecordedMessage(now, wire.elide_audio(result.message)))
+            else:
+                self.closed = True
+                self._heap.clear()
+                self.record.close_code, self.record.close_reason = result.code, result.reason
+                self.record.event(now, "closed", code=result.code, reason=result.reason)
+        return out
+
+    def next_deadline(self) -> float | None:
+        """When :meth:`poll` next has something to do (None: only on the next frame)."""
+        while self._heap and self._heap[0].reply is not None and self._heap[0].reply.cancelled:
+            heapq.heappop(self._heap)
+        return self._heap[0].t if self._heap else None
+
+    def connection_lost(self, now: float, code: int | None = None, reason: str = "") -> None:
+        """The client went away; nothing more will be sent."""
+        if not self.closed:
+            self.closed = True
+            self._heap.clear()
+            self.record.close_code, self.record.close_reason = code, reason
+            self.record.event(now, "client_closed", code=code, reason=reason)
+
+    # ------------------------------------------------------------------ scheduling helpers
+
+    def _at(self, t: float, build: Callable[[float], Output | None],
+            reply: _Reply | None = None) -> None:
+        heapq.heappush(self._heap, _Item(t, next(self._seq), build, reply))
+
+    def _send(self, t: float, message: dict[str, Any], reply: _Reply | None = None) -> None:
+        self._at(t, lambda _now: Send(message), reply)
+
+    def _close(self, code: int, reason: str, now: float) -> None:
+        self._heap.clear()
+        self._at(now, lambda _now: Close(code, wire.close_reason(reason)))
+
+    # ------------------------------------------------------------------ client frames
+
+    def _receive(self, raw: str | bytes, now: float) -> None:
+        if not self.authorized:
+            raise wire.ProtocolError(wire.CLOSE_POLICY, wire.API_KEY_INVALID)
+        try:
+            message = json.loads(raw)
+        except (UnicodeDecodeError, json.JSONDecodeError):
+            raise wire.ProtocolError(
+                wire.CLOSE_INVALID, "Invalid JSON payload received. Unexpected token.") from None
+        if not isinstance(message, dict):
+            raise wire.ProtocolError(wire.CLOSE_INVALID, "Invalid JSON payload received.")
+        if self.settings is None:
+            self.record.raw_setup = message.get("setup")
+            self._on_setup(wire.normalize(message), now)
+            return
+        message = wire.normalize(message)
+        self._client_index += 1
+        known = {"realtime_input", "client_content", "tool_response", "context_update"}
+        unknown = set(message) - known
+        if "setup" in unknown:
+            raise wire.ProtocolError(wire.CLOSE_INVALID, "setup must be the first message only")
+        if unknown:
+            name = sorted(unknown)[0]
+            raise wire.ProtocolError(
+                wire.CLOSE_INVALID,
+                f'Invalid JSON payload received. Unknown name "{name}": Cannot find field.')
+        self._record_client(message, now)
+        if "realtime_input" in message:
+            self._on_realtime(message["realtime_input"], now)
+        if "client_content" in message:
+            self._on_client_content(message["client_content"], now)
+        if "tool_response" in message:
+            self._on_tool_response(message["tool_response"], now)
+
+    def _record_client(self, message: dict[str, Any], now: float) -> None:
+        ri = message.get("realtime_input")
+        if isinstance(ri, dict) and ("audio" in ri or "media_chunks" in ri):
+            ri = dict(ri)
+            for key in ("audio", "media_chunks"):
+                blobs = ri.get(key)
+                if isinstance(blobs, dict):
+                    ri[key] = self._blob_summary(blobs)
+                elif isinstance(blobs, list):
+                    ri[key] = [self._blob_summary(b) for b in blobs]
+            message = {**message, "realtime_input": ri}
+        self.record.client_messages.append(RecordedMessage(now, message))
+
+    @staticmethod
+    def _blob_summary(blob: Any) -> Any:
+        if not isinstance(blob, dict):
+            return blob
+        try:
+            size = len(wire.b64decode(blob.get("data", "")))
+        except ValueError:
+            size = -1
+        return {"bytes": size, "mime_type": blob.get("mime_type")}
+
+    def _on_setup(self, message: dict[str, Any], now: float) -> None:
+        if set(message) != {"setup"}:
+            raise wire.ProtocolError(wire.CLOSE_INVALID,
+                                     "The first message must be a setup message.")
+        self.record.setup = message["setup"]
+        self.record.client_messages.append(RecordedMessage(now, message))
+        settings = parse_setup(message["setup"], self.route)
+        if settings.resumption_handle:
+            state = self.handles.get(settings.resumption_handle)
+            if state is None:
+                raise wire.ProtocolError(
+                    wire.CLOSE_POLICY, "Session resumption handle is invalid or has expired.")
+            self.session_id = state.session_id
+            self._turn_index = state.turn_index
+            self._context_tokens = state.context_tokens
+            self._had_turn = state.turn_index > 0
+            self.record.event(now, "resumed", turn_index=state.turn_index)
+        else:
+            self._context_tokens = text_tokens(settings.system_instruction)
+        self.settings = settings
+        self.record.session_id = self.session_id
+        self._vad = VoiceActivityDetector(vad_settings(
+            silence_duration_ms=settings.silence_duration_ms,
+            prefix_padding_ms=settings.prefix_padding_ms,
+            start_sensitivity=settings.start_sensitivity,
+            end_sensitivity=settings.end_sensitivity,
+            default_silence_ms=self.config.silence_duration_ms,
+        ))
+        self._send(now, wire.setup_complete(self.session_id))
+        self.record.event(now, "setup_complete", model=settings.model)
+        if settings.resumption:
+            self._at(now, self._resumption_update)
+        if self.config.go_away_after_s is not None:
+            left = self.config.go_away_time_left_s
+            t = now + self.config.go_away_after_s
+            self._at(t, lambda n: self._event_send(n, "go_away", wire.go_away(left)))
+            self._at(t + left, lambda _n: Close(wire.CLOSE_INTERNAL, "Deadline expired"))
+
+    def _event_send(self, now: float, name: str, message: dict[str, Any]) -> Output:
+        self.record.event(now, name)
+        return Send(message)
+
+    def _resumption_update(self, now: float) -> Output:
+        handle = self.handles.issue(
+            ResumeState(self.session_id, self._turn_index, self._context_tokens))
+        assert self.settings is not None
+        index = self._client_index if self.settings.transparent_resumption else None
+        return Send(wire.resumption_update(handle, index))
+
+    # ------------------------------------------------------------------ realtime input
+
+    def _on_realtime(self, body: Any, now: float) -> None:
+        if not isinstance(body, dict):
+            raise wire.ProtocolError(wire.CLOSE_INVALID, "realtime_input must be an object")
+        assert self.settings is not None
+        blobs: list[Any] = []
+        if "audio" in body:
+            blobs.append(body["audio"])
+        if isinstance(body.get("media_chunks"), list):
+            blobs.extend(body["media_chunks"])
+        for blob in blobs:
+            self._on_blob(blob, now)
+        manual = not self.settings.automatic_activity_detection
+        for key in ("activity_start", "activity_end"):
+            if key in body and not manual:
+                raise wire.ProtocolError(
+                    wire.CLOSE_INVALID,
+                    "Explicit activity control is not supported when automatic activity "
+                    "detection is enabled.")
+        if "activity_start" in body:
+            self.record.activity.append(RecordedEvent(now, "activity_start"))
+            self._manual_active = True
+            self._manual_buf = bytearray()
+            self._speech_started(now)
+            if self._speaking(now) and self.settings.interrupts:
+                self._interrupt(now, "activity_start")
+        if "activity_end" in body:
+            self.record.activity.append(RecordedEvent(now, "activity_end"))
+            if self._manual_active:
+                self._manual_active = False
+                self.record.event(now, "speech_end", source="activity_end")
+                self._user_turn(_UserTurn("audio", bytes(self._manual_buf)), now)
+        if body.get("audio_stream_end"):
+            self.record.activity.append(RecordedEvent(now, "audio_stream_end"))
+            if self._vad is not None and not manual:
+                event = self._vad.flush()
+                if event is not None:
+                    self._speech_ended(event, now)
+        if isinstance(body.get("text"), str) and body["text"]:
+            self.record.text_inputs.append(body["text"])
+            self._text_turn(body["text"], now)
+
+    def _on_blob(self, blob: Any, now: float) -> None:
+        if not isinstance(blob, dict):
+            raise wire.ProtocolError(wire.CLOSE_INVALID, "realtime_input.audio must be a Blob")
+        rate = wire.pcm_rate(blob.get("mime_type"))
+        if rate is None:  # video frames and other media are accepted and ignored
+            return
+        try:
+            pcm = wire.b64decode(blob.get("data", ""))
+        except ValueError:
+            raise wire.ProtocolError(
+                wire.CLOSE_INVALID,
+                "Invalid value at 'realtime_input.audio.data' (TYPE_BYTES), "
+                "Base64 decoding failed") from None
+        pcm = self._to_16k(pcm[: len(pcm) // 2 * 2], rate)
+        self.record.audio_chunks += 1
+        self.record.input_pcm += pcm
+        assert self.settings is not None
+        if not self.settings.automatic_activity_detection:
+            if self._manual_active:
+                self._manual_buf += pcm
+            return
+        assert self._vad is not None
+        for event in self._vad.feed(pcm):
+            if event.kind == "start":
+                self._speech_started(now, event)
+            else:
+                self._speech_ended(event, now)
+        if self._vad.in_speech:
+            self._check_barge_in(self._vad.voiced_ms, now)
+
+    def _to_16k(self, pcm: bytes, rate: int) -> bytes:
+        if rate == INPUT_RATE or not pcm:
+            return pcm
+        stream = self._resamplers.get(rate)
+        if stream is None:
+            stream = self._resamplers[rate] = soxr.ResampleStream(
+                rate, INPUT_RATE, 1, dtype="int16")
+        out = stream.resample_chunk(np.frombuffer(pcm, dtype="<i2"))
+        return np.asarray(out, dtype="<i2").tobytes()
+
+    def _speech_started(self, now: float, event: VadEvent | None = None) -> None:
+        self._seg_started_speaking = self._speaking(now)
+        self._seg_interrupted = False
+        detail = {"onset_s": event.sample / INPUT_RATE} if event else {"source": "activity"}
+        self.record.event(now, "speech_start", **detail)
+
+    def _check_barge_in(self, speech_ms: float, now: float) -> None:
+        assert self.settings is not None
+        if (not self._seg_interrupted and self.settings.interrupts
+                and speech_ms >= self.config.interrupt_delay_ms and self._speaking(now)):
+            self._seg_interrupted = True
+            self._interrupt(now, "speech")
+
+    def _speech_ended(self, event: VadEvent, now: float) -> None:
+        assert self._vad is not None
+        duration_ms = event.duration_ms
+        self._check_barge_in(duration_ms, now)
+        self.record.event(now, "speech_end", duration_s=duration_ms / 1000)
+        if (self._seg_started_speaking and not self._seg_interrupted
+                and duration_ms < self.config.interrupt_delay_ms):
+            self.record.event(now, "speech_ignored")  # a short sound over the model's speech
+            return
+        self._user_turn(_UserTurn("audio", event.audio), now)
+
+    # ------------------------------------------------------------------ other client input
+
+    def _on_client_content(self, body: Any, now: float) -> None:
+        assert self.settings is not None
+        if not isinstance(body, dict):
+            raise wire.ProtocolError(wire.CLOSE_INVALID, "client_content must be an object")
+        if self._had_turn and not self.settings.info.mid_session_text:
+            raise wire.ProtocolError(
+                wire.CLOSE_INVALID,
+                f"client_content is only accepted to seed history on {self.settings.model}; "
+                "use realtime_input.text")
+        self.record.client_contents.append(body)
+        turns = body.get("turns") or []
+        if isinstance(turns, dict):
+            turns = [turns]
+        if body.get("turn_complete"):
+            text = ""
+            for content in turns:
+                if isinstance(content, dict) and content.get("role", "user") == "user":
+                    parts = content.get("parts") or []
+                    text = " ".join(p.get("text", "") for p in parts if isinstance(p, dict))
+            self._text_turn(text, now)
+        else:
+            for content in turns:
+                if isinstance(content, dict):
+                    for part in content.get("parts") or []:
+                        if isinstance(part, dict):
+                            self._context_tokens += text_tokens(part.get("text", ""))
+
+    def _on_tool_response(self, body: Any, now: float) -> None:
+        responses = body.get("function_responses") if isinstance(body, dict) else None
+        if not isinstance(responses, list):
+            raise wire.ProtocolError(wire.CLOSE_INVALID,
+                                     "tool_response.function_responses must be a list")
+        for fr in responses:
+            if not isinstance(fr, dict):
+                continue
+            self.record.tool_responses.append(fr)
+            self.record.event(now, "tool_response", id=fr.get("id"), name=fr.get("name"))
+            reply = self._reply
+            if reply is None or reply.cancelled or reply.call_id is None \
+                    or fr.get("id") != reply.call_id:
+                self.record.event(now, "tool_response_unmatched", id=fr.get("id"))
+                continue
+            reply.call_id = None
+            result = fr.get("response")
+            self._context_tokens += text_tokens(json.dumps(result, default=str))
+            if str(fr.get("scheduling", "")).upper() == "SILENT":
+                self._speak(reply, "", b"", now)
+            else:
+                text = render(reply.turn.reply, result, reply.call_args)
+                self._speak(reply, text, None, now + self.config.response_delay_ms / 1000)
+
+    # ------------------------------------------------------------------ turns
+
+    def _text_turn(self, text: str, now: float) -> None:
+        if self._reply is not None and not self._reply.cancelled and (
+                not self._reply.done or self._speaking(now)):
+            self._interrupt(now, "text")
+        self._user_turn(_UserTurn("text", text=text), now)
+
+    def _active(self) -> bool:
+        return self._reply is not None and not self._reply.done and not self._reply.cancelled
+
+    def _speaking(self, now: float) -> bool:
+        reply = self._reply
+        if reply is None or reply.cancelled or reply.started_at is None:
+            return False
+        return not reply.done or now < reply.started_at + reply.duration
+
+    def _interrupt(self, now: float, cause: str) -> None:
+        reply = self._reply
+        if reply is None or reply.cancelled:
+            return
+        reply.cancelled = True
+        reply.record.interrupted = True
+        self.record.event(now, "interrupted", cause=cause)
+        self._send(now, wire.interrupted())
+
+    def _user_turn(self, user: _UserTurn, now: float) -> None:
+        self._had_turn = True
+        self.record.event(now, "user_turn", kind=user.kind)
+        if self._active():
+            self._queue.append(user)
+        else:
+            self._start_reply(user, now)
+
+    def _start_reply(self, user: _UserTurn, now: float) -> None:
+        assert self.settings is not None
+        settings = self.settings
+        turn = self.scenario.turn(self._turn_index)
+        self._turn_index += 1
+        prompt = {"TEXT": 0, "AUDIO": 0}
+        if user.kind == "audio":
+            prompt["AUDIO"] = audio_tokens(user.pcm, INPUT_RATE)
+            user_text = turn.user
+        else:
+            prompt["TEXT"] = text_tokens(user.text)
+            user_text = user.text
+        record = ReplyRecord(index=self._turn_index - 1, user_text=user_text,
+                             reply_text=turn.reply)
+        reply = _Reply(turn=turn, user=user, record=record, prompt_tokens=prompt)
+        self._reply = reply
+        self.record.replies.append(record)
+        self.record.event(now, "reply_start", index=record.index)
+        if user.kind == "audio" and settings.input_transcription:
+            for i, frag in enumerate(fragments(user_text)):
+                self._send(now + i * FRAGMENT_SPACING_S, wire.input_transcription(frag), reply)
+        t = now + self.config.response_delay_ms / 1000
+        if self.scenario.parrot:
+            if user.kind == "audio":
+                self._speak(reply, PARROT_TEXT, resample(user.pcm, INPUT_RATE, OUTPUT_RATE), t)
+            else:
+                self._speak(reply, user.text, None, t)
+            return
+        call = turn.tool_call
+        if call is None:
+            self._speak(reply, turn.reply, None, t)
+        elif call.name not in settings.tools:
+            self._speak(reply, turn.no_tool_reply, None, t)
+        else:
+            call_id = f"function-call-{secrets.randbelow(10**19):019d}"
+            record.tool_call = {"id": call_id, "name": call.name, "args": call.args}
+            reply.call_args = call.args
+            self._at(t, lambda n: self._event_send(
+                n, "tool_call", wire.tool_call(call_id, call.name, call.args)), reply)
+            if turn.cancel_tool_call:
+                t_cancel = t + self.config.tool_cancel_delay_ms / 1000
+                self._at(t_cancel, lambda n: self._event_send(
+                    n, "tool_call_cancellation", wire.tool_call_cancellation([call_id])), reply)
+                text = render(turn.reply, None, call.args)
+                self._speak(reply, text, None, t_cancel + self.config.response_delay_ms / 1000)
+            else:
+                reply.call_id = call_id
+
+    def _speak(self, reply: _Reply, text: str, pcm: bytes | None, t0: float) -> None:
+        """Schedule the audio, transcription and end-of-turn messages of ``reply``."""
+        assert self.settings is not None
+        settings, cfg = self.settings, self.config
+        if pcm is None:
+            pcm = self.synth.speak(text, settings.voice, settings.language) if text else b""
+        reply.record.reply_text = text
+        reply.record.pcm = pcm
+        reply.duration = len(pcm) / 2 / OUTPUT_RATE
+        chunk_bytes = max(2, cfg.audio_chunk_ms * OUTPUT_RATE // 1000 * 2)
+        per_burst = max(1, cfg.burst_ms // max(1, cfg.audio_chunk_ms))
+        burst_s = per_burst * cfg.audio_chunk_ms / 1000
+
+        def burst_time(burst: int) -> float:
+            return t0 + (burst * burst_s / cfg.pace if cfg.pace > 0 else 0.0)
+
+        chunks = [pcm[i:i + chunk_bytes] for i in range(0, len(pcm), chunk_bytes)]
+        for i, chunk in enumerate(chunks):
+            self._at(burst_time(i // per_burst), self._chunk_sender(reply, chunk), reply)
+        if settings.output_transcription and text:
+            pieces = fragments(text)
+            total = sum(len(p) for p in pieces)
+            offset = 0
+            for piece in pieces:
+                audio_s = reply.duration * offset / total
+                offset += len(piece)
+                self._send(burst_time(int(audio_s / burst_s)),
+                           wire.output_transcription(piece), reply)
+        t_end = burst_time(max(0, len(chunks) - 1) // per_burst)
+        self._send(t_end, wire.generation_complete(), reply)
+        self._at(t_end, lambda n: self._finish(reply, n), reply)
+        if settings.resumption:
+            self._at(t_end, self._resumption_update, reply)
+
+    def _chunk_sender(self, reply: _Reply, chunk: bytes) -> Callable[[float], Output]:
+        def build(now: float) -> Output:
+            if reply.started_at is None:
+                reply.started_at = reply.record.started_at = now
+                self.record.event(now, "first_audio", index=reply.record.index)
+            reply.record.sent_bytes += len(chunk)
+            return Send(wire.audio_chunk(chunk, OUTPUT_RATE))
+        return build
+
+    def _finish(self, reply: _Reply, now: float) -> Output:
+        response = {"AUDIO": audio_tokens(reply.record.pcm, OUTPUT_RATE)}
+        self._context_tokens += sum(reply.prompt_tokens.values())
+        prompt_total = self._context_tokens
+        # Report the whole context as prompt, split by modality in proportion.
+        prompt = dict(reply.prompt_tokens)
+        prompt["TEXT"] += prompt_total - sum(prompt.values())
+        self._context_tokens += sum(response.values())
+        reply.done = True
+        if reply.started_at is None:
+            reply.started_at = now
+        self.record.event(now, "turn_complete", index=reply.record.index)
+        usage = wire.usage_metadata(prompt, response, vertex=self.route.api == "vertex")
+        if self._queue:
+            self._start_reply(self._queue.pop(0), now)
+        return Send(wire.turn_complete(usage))

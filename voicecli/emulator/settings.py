@@ -1,0 +1,210 @@
+"""Validating the client's ``setup`` message into :class:`SessionSettings` (pure).
+
+Errors raise :class:`~voicecli.emulator.wire.ProtocolError` with the close code the real
+service uses: 1008 for an unknown model, 1007 for a bad value (the reason names the field).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from voicecli import catalog
+from voicecli.emulator.wire import CLOSE_INVALID, CLOSE_POLICY, ProtocolError, Route
+
+# Models on which proactive audio is always on (``proactive_audio: false`` is an error).
+ALWAYS_PROACTIVE = frozenset({"gemini-3.8-live", "gemini-3.8-live-extended-thinking"})
+
+START_SENSITIVITIES = frozenset({
+    "START_SENSITIVITY_UNSPECIFIED", "START_SENSITIVITY_HIGH", "START_SENSITIVITY_LOW",
+})
+END_SENSITIVITIES = frozenset({
+    "END_SENSITIVITY_UNSPECIFIED", "END_SENSITIVITY_HIGH", "END_SENSITIVITY_LOW",
+})
+ACTIVITY_HANDLING = frozenset({
+    "ACTIVITY_HANDLING_UNSPECIFIED", "START_OF_ACTIVITY_INTERRUPTS", "NO_INTERRUPTION",
+})
+
+
+@dataclass(frozen=True)
+class SessionSettings:
+    """What a valid setup asked for."""
+
+    model: str  # bare model id, e.g. "gemini-3.8-live"
+    info: catalog.ModelInfo
+    voice: str = catalog.DEFAULT_VOICE
+    language: str | None = None
+    input_transcription: bool = False
+    output_transcription: bool = False
+    automatic_activity_detection: bool = True
+    silence_duration_ms: int | None = None
+    prefix_padding_ms: int | None = None
+    start_sensitivity: str | None = None
+    end_sensitivity: str | None = None
+    interrupts: bool = True  # activityHandling != NO_INTERRUPTION
+    tools: frozenset[str] = frozenset()
+    system_instruction: str = ""
+    resumption: bool = False
+    resumption_handle: str | None = None
+    transparent_resumption: bool = False
+
+
+def _invalid(text: str) -> ProtocolError:
+    return ProtocolError(CLOSE_INVALID, f"Invalid argument: {text}")
+
+
+def _dict(value: Any, field: str) -> dict[str, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise _invalid(f"{field} must be an object")
+    return value
+
+
+def _int(value: Any, field: str) -> int | None:
+    if value is None:
+        return None
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        raise _invalid(f"{field} must be an integer, got {value!r}") from None
+    if number < 0:
+        raise _invalid(f"{field} must not be negative")
+    return number
+
+
+def _enum(value: Any, allowed: frozenset[str], field: str) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or value.upper() not in allowed:
+        raise _invalid(f"{field}: unknown value {value!r}")
+    return value.upper()
+
+
+def model_id(name: str) -> str:
+    """Return the bare model id of ``models/X``, ``publishers/google/models/X`` or ``X``."""
+    return name.rsplit("models/", 1)[-1] if "models/" in name else name
+
+
+def _resolve_model(name: Any, route: Route) -> tuple[str, catalog.ModelInfo]:
+    if not isinstance(name, str) or not name:
+        raise _invalid("setup.model is required")
+    bare = model_id(name)
+    info = catalog.MODELS.get(bare)
+    if route.api == "vertex":
+        if info is None or not info.vertex:
+            raise ProtocolError(
+                CLOSE_POLICY,
+                f"Publisher Model `{name}` was not found or your project does not have "
+                "access to it.",
+            )
+    elif info is None:
+        raise ProtocolError(
+            CLOSE_POLICY,
+            f"models/{bare} is not found for API version {route.version}, or is not "
+            "supported for bidiGenerateContent. Call ListModels to see the list of available "
+            "models and their supported methods.",
+        )
+    return bare, info
+
+
+def _text_of(content: Any) -> str:
+    if isinstance(content, str):
+        return content
+    parts = _dict(content, "system_instruction").get("parts") or []
+    return " ".join(p.get("text", "") for p in parts if isinstance(p, dict))
+
+
+def parse_setup(setup: Any, route: Route) -> SessionSettings:
+    """Validate a normalised (snake_case) ``setup`` body and return its settings."""
+    setup = _dict(setup, "setup")
+    model, info = _resolve_model(setup.get("model"), route)
+    gen = _dict(setup.get("generation_config"), "generation_config")
+
+    modalities = gen.get("response_modalities") or ["AUDIO"]
+    if not isinstance(modalities, list) or [str(m).upper() for m in modalities] != ["AUDIO"]:
+        raise _invalid(
+            f"generation_config.response_modalities: {model} supports only [AUDIO], "
+            f"got {modalities!r}"
+        )
+
+    speech = _dict(gen.get("speech_config") or setup.get("speech_config"), "speech_config")
+    if speech.get("multi_speaker_voice_config") is not None:
+        raise _invalid("speech_config.multi_speaker_voice_config is not supported in Live")
+    voice_name = (
+        _dict(_dict(speech.get("voice_config"), "voice_config").get("prebuilt_voice_config"),
+              "prebuilt_voice_config").get("voice_name")
+    )
+    voice = catalog.DEFAULT_VOICE
+    if voice_name is not None:
+        try:
+            voice = catalog.resolve_voice(str(voice_name))
+        except ValueError:
+            raise _invalid(
+                f"speech_config.voice_config.prebuilt_voice_config.voice_name: unknown voice "
+                f"{voice_name!r}"
+            ) from None
+    language = speech.get("language_code")
+    if language is not None:
+        try:
+            language = catalog.resolve_language(str(language))
+        except ValueError:
+            raise _invalid(f"speech_config.language_code: unsupported {language!r}") from None
+
+    thinking = _dict(gen.get("thinking_config"), "thinking_config")
+    level = thinking.get("thinking_level")
+    if level is not None:
+        if not info.thinking_levels:
+            raise _invalid(f"thinking_config.thinking_level is not supported by {model}")
+        if str(level).lower() not in info.thinking_levels:
+            raise _invalid(f"thinking_config.thinking_level: unsupported {level!r} for {model}")
+
+    if setup.get("enable_affective_dialog") is not None and not info.affective_dialog:
+        raise _invalid(f"enable_affective_dialog is not supported by {model}")
+    proactivity = _dict(setup.get("proactivity"), "proactivity")
+    if proactivity.get("proactive_audio") is False and model in ALWAYS_PROACTIVE:
+        raise _invalid(f"proactivity.proactive_audio cannot be disabled on {model}")
+
+    tools: set[str] = set()
+    for tool in setup.get("tools") or []:
+        for decl in _dict(tool, "tools").get("function_declarations") or []:
+            if isinstance(decl, dict) and decl.get("name"):
+                tools.add(str(decl["name"]))
+    system = _text_of(setup.get("system_instruction"))
+    if info.translation:
+        if setup.get("tools"):
+            raise _invalid(f"tools are not supported by {model}")
+        if system:
+            raise _invalid(f"system_instruction is not supported by {model}")
+    elif setup.get("translation_config") is not None:
+        raise _invalid(f"translation_config is only supported by {catalog.TRANSLATE_MODEL}")
+
+    ric = _dict(setup.get("realtime_input_config"), "realtime_input_config")
+    aad = _dict(ric.get("automatic_activity_detection"), "automatic_activity_detection")
+    handling = _enum(ric.get("activity_handling"), ACTIVITY_HANDLING, "activity_handling")
+
+    resumption = setup.get("session_resumption")
+    resumption_cfg = _dict(resumption, "session_resumption")
+    handle = resumption_cfg.get("handle")
+
+    return SessionSettings(
+        model=model,
+        info=info,
+        voice=voice,
+        language=language,
+        input_transcription=setup.get("input_audio_transcription") is not None,
+        output_transcription=setup.get("output_audio_transcription") is not None,
+        automatic_activity_detection=not bool(aad.get("disabled", False)),
+        silence_duration_ms=_int(aad.get("silence_duration_ms"), "silence_duration_ms"),
+        prefix_padding_ms=_int(aad.get("prefix_padding_ms"), "prefix_padding_ms"),
+        start_sensitivity=_enum(aad.get("start_of_speech_sensitivity"), START_SENSITIVITIES,
+                                "start_of_speech_sensitivity"),
+        end_sensitivity=_enum(aad.get("end_of_speech_sensitivity"), END_SENSITIVITIES,
+                              "end_of_speech_sensitivity"),
+        interrupts=handling != "NO_INTERRUPTION",
+        tools=frozenset(tools),
+        system_instruction=system,
+        resumption=resumption is not None,
+        resumption_handle=str(handle) if handle else None,
+        transparent_resumption=bool(resumption_cfg.get("transparent", False)),
+    )
