@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 HELLO_WAV = ROOT / "examples" / "hello.wav"
@@ -38,3 +41,33 @@ def assert_one_line_error(proc: subprocess.CompletedProcess[str], *needles: str)
     assert all(ln.startswith("[") for ln in lines if ln not in errors), proc.stderr
     for needle in needles:
         assert needle in errors[0], errors[0]
+
+
+def start_chat(emu: Any, env: dict[str, str], *args: str) -> subprocess.Popen[str]:
+    """Run ``voicecli chat`` against emulator ``emu`` on the devices of ``env``; returns once
+    its microphone audio reaches the emulator."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "voicecli", "chat", "--base-url", emu.base_url,
+         "--ca-cert", emu.ca_cert_path, "--api-version", "v1beta", *args],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
+        env=clean_env(GEMINI_API_KEY=emu.api_key, **env),
+    )
+    # Ready when the emulator hears microphone audio from it.
+    deadline = time.monotonic() + 20
+    while not (emu.connections and emu.connections[0].audio_chunks > 5):
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            raise AssertionError(f"voicecli never streamed audio: {proc.communicate()[1]}")
+        time.sleep(0.02)
+    return proc
+
+
+def stop_chat(proc: subprocess.Popen[str]) -> tuple[str, str]:
+    """Ctrl-C, as a user would; asserts a clean exit within 3 s. Returns (stdout, stderr)."""
+    t = time.monotonic()
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=10)
+    assert proc.returncode == 0, err
+    assert time.monotonic() - t < 3, "Ctrl-C took too long"
+    assert "Traceback" not in err, err
+    return out, err

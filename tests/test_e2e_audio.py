@@ -7,9 +7,6 @@ the virtual speaker and compared with what the emulator sent.
 from __future__ import annotations
 
 import json
-import signal
-import subprocess
-import sys
 import time
 
 import numpy as np
@@ -22,34 +19,11 @@ from audio_harness import (
     wait_until,
     xcorr_peak,
 )
-from helpers import ROOT, clean_env
+from helpers import start_chat, stop_chat
 
 from voicecli.emulator import EmulatorConfig, EmulatorThread
 
 pytestmark = pytest.mark.audio
-
-
-def start_chat(emu, env: dict[str, str], *args: str) -> subprocess.Popen[str]:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "voicecli", "chat", "--base-url", emu.base_url,
-         "--ca-cert", emu.ca_cert_path, "--api-version", "v1beta", *args],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
-        env=clean_env(GEMINI_API_KEY=emu.api_key, **env),
-    )
-    # Ready when the emulator hears microphone audio from it.
-    assert wait_until(lambda: emu.connections and emu.connections[0].audio_chunks > 5, 20), \
-        proc.stderr.read() if proc.poll() is not None else "no microphone audio arrived"
-    return proc
-
-
-def stop_chat(proc: subprocess.Popen[str]) -> tuple[str, str]:
-    t = time.monotonic()
-    proc.send_signal(signal.SIGINT)
-    out, err = proc.communicate(timeout=10)
-    assert proc.returncode == 0, err
-    assert time.monotonic() - t < 3, "Ctrl-C took too long"
-    assert "Traceback" not in err, err
-    return out, err
 
 
 def test_conversation_through_devices(virtual_audio, tmp_path):
@@ -125,3 +99,25 @@ def _wav_frames(path) -> bytes:
 
     with wave.open(str(path)) as w:
         return w.readframes(w.getnframes())
+
+
+def test_device_that_only_does_48k_is_resampled(virtual_audio):
+    """'only48' rejects 16/24 kHz (a JACK-backed ALSA device): voicecli opens it at 48 kHz and
+    resamples both ways instead of failing with 'Invalid sample rate'."""
+    import sounddevice as sd
+
+    with pytest.raises(sd.PortAudioError):
+        sd.check_input_settings(device="only48", samplerate=16000, channels=1, dtype="int16")
+    with EmulatorThread(EmulatorConfig()) as emu, SpeakerRecorder() as rec:
+        proc = start_chat(emu, virtual_audio, "--input-device", "only48",
+                          "--output-device", "only48", "--format", "jsonl")
+        play_into_mic(speech_wav("Hello, can you hear me?")).wait(10)
+        rec.wait_for_sound(timeout=15)
+        conn = emu.connections[0]
+        assert wait_until(lambda: conn.times("turn_complete"), 15)
+        rec.wait_for_silence(hold_ms=700, timeout=20)
+        out, err = stop_chat(proc)
+    assert "Invalid sample rate" not in err
+    corr, _ = xcorr_peak(rec.audio, np.frombuffer(conn.replies[0].pcm, dtype="<i2"))
+    assert corr >= 0.9, f"48 kHz path: correlation {corr:.3f}"
+    assert '"user_transcript"' in out

@@ -4,8 +4,13 @@ import numpy as np
 
 from voicecli.audio.engine import MicPipeline
 from voicecli.audio.playback import PlaybackBuffer
-from voicecli.audio.vad import (FRAME_SAMPLES, BargeInConfig, BargeInDetector, FrameSplitter,
-                                webrtc_is_speech)
+from voicecli.audio.vad import (
+    FRAME_SAMPLES,
+    BargeInConfig,
+    BargeInDetector,
+    FrameSplitter,
+    webrtc_is_speech,
+)
 
 LOUD = np.full(FRAME_SAMPLES, 3000, dtype=np.int16)
 QUIET = np.zeros(FRAME_SAMPLES, dtype=np.int16)

@@ -1,0 +1,115 @@
+"""The test harness itself: the virtual devices carry audio through PortAudio intact."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import audio_harness as ah
+import numpy as np
+import pytest
+import sounddevice as sd
+
+TEXT = "The quick brown fox jumps over the lazy dog."
+
+
+def _capture(device, rate: int, during) -> np.ndarray:
+    """Record ``device`` (int16 mono at ``rate``) while ``during()`` runs, plus 0.2 s."""
+    chunks: list[np.ndarray] = []
+    lock = threading.Lock()
+
+    def callback(indata, frames, t, status):
+        with lock:
+            chunks.append(indata[:, 0].copy())
+
+    with sd.InputStream(
+        device=device, samplerate=rate, channels=1, dtype="int16", callback=callback
+    ):
+        during()
+        time.sleep(0.2)
+    return np.concatenate(chunks)
+
+
+def _play_through_output(device, rate: int, x: np.ndarray) -> None:
+    """Play float audio on an OutputStream; pads with silence so the end is not cut off."""
+    with sd.OutputStream(device=device, samplerate=rate, channels=1, dtype="float32") as out:
+        pad = np.zeros(int(0.15 * rate), dtype=np.float32)
+        out.write(np.concatenate([x, pad]).astype(np.float32).reshape(-1, 1))
+
+
+@pytest.mark.audio
+def test_mic_roundtrip(virtual_audio):
+    speech, rate = ah.read_wav(ah.speech_wav(TEXT, rate=16000))
+    got = _capture(None, 16000, lambda: ah.play_into_mic(speech, rate).wait(10))
+    corr, lag = ah.xcorr_peak(got, speech)
+    assert corr >= 0.9, (corr, lag)
+    assert 0 <= lag < len(got) - len(speech)
+
+
+@pytest.mark.audio
+def test_speaker_roundtrip(virtual_audio):
+    speech, _ = ah.read_wav(ah.speech_wav(TEXT, rate=24000))
+    with ah.SpeakerRecorder() as rec:
+        started = time.monotonic()
+        _play_through_output(None, 24000, speech.astype(np.float32) / 32768)
+        rec.wait_for_silence(hold_ms=200, timeout=5)
+    corr, lag = ah.xcorr_peak(rec.audio, speech)
+    assert corr >= 0.9, (corr, lag)
+    # the speech is heard shortly after the stream opened (PortAudio latency ~35 ms)
+    heard = rec.time_of(lag)
+    assert 0 < heard - started < 0.5, heard - started
+
+
+@pytest.mark.audio
+def test_only48_rejects_16k_and_24k(virtual_audio):
+    for rate in (16000, 24000):
+        with pytest.raises(sd.PortAudioError):
+            sd.check_input_settings(ah.ONLY48_DEVICE, samplerate=rate, channels=1, dtype="int16")
+        with pytest.raises(sd.PortAudioError):
+            sd.check_output_settings(ah.ONLY48_DEVICE, samplerate=rate, channels=1, dtype="int16")
+    sd.check_input_settings(ah.ONLY48_DEVICE, samplerate=48000, channels=1, dtype="int16")
+    sd.check_output_settings(ah.ONLY48_DEVICE, samplerate=48000, channels=1, dtype="int16")
+
+
+@pytest.mark.audio
+def test_only48_carries_mic_and_speaker(virtual_audio):
+    speech, rate = ah.read_wav(ah.speech_wav(TEXT, rate=16000))
+    got = _capture(ah.ONLY48_DEVICE, 48000, lambda: ah.play_into_mic(speech, rate).wait(10))
+    corr, lag = ah.xcorr_peak(ah.resample(got, 48000, 16000), speech)
+    assert corr >= 0.9, ("capture", corr, lag)
+
+    with ah.SpeakerRecorder() as rec:
+        _play_through_output(ah.ONLY48_DEVICE, 48000, ah.resample(speech, 16000, 48000))
+        rec.wait_for_silence(hold_ms=200, timeout=5)
+    corr, lag = ah.xcorr_peak(rec.audio, ah.resample(speech, 16000, 24000))
+    assert corr >= 0.9, ("playback", corr, lag)
+
+
+# ---------------------------------------------------------------- pure helpers (no audio)
+
+
+def test_xcorr_peak_lag_and_scale():
+    rng = np.random.default_rng(1)
+    b = rng.normal(size=800)
+    a = np.concatenate([np.zeros(300), 0.5 * b, np.zeros(100)])
+    corr, lag = ah.xcorr_peak(a, b)
+    assert corr == pytest.approx(1.0) and lag == 300
+    corr, lag = ah.xcorr_peak(a[400:], b)  # a starts inside b
+    assert lag == -100 and 0.5 < corr < 1.0
+    assert ah.xcorr_peak(np.zeros(10), b) == (0.0, 0)
+
+
+def test_sound_and_silence_detection():
+    rate = 16000
+    rng = np.random.default_rng(2)
+    x = (rng.normal(size=rate * 2) * 20).astype(np.int16)  # noise at ~-64 dBFS
+    tone = (3000 * np.sin(2 * np.pi * 440 * np.arange(rate // 2) / rate)).astype(np.int16)
+    x[4000 : 4000 + len(tone)] += tone  # 0.25 s .. 0.75 s
+    x[20000:20005] = 300  # a 5-sample tick at -40 dBFS peak: below -45 dBFS RMS over 10 ms
+    assert ah.first_sound(x, rate) == pytest.approx(0.25, abs=0.002)
+    assert ah.last_sound(x, rate) == pytest.approx(0.75, abs=0.002)
+    assert ah.silence_after(x, rate, 0.3) == pytest.approx(0.75, abs=0.002)
+    assert ah.silence_after(x, rate, 0.1, hold_ms=100) == pytest.approx(0.1)
+    assert ah.silence_after(x, rate, 0.1) == pytest.approx(0.75, abs=0.002)  # 0.15 s < hold
+    assert ah.silence_after(x, rate, 0.3, hold_ms=5000) is None
+    assert ah.first_sound(np.zeros(rate, np.int16), rate) is None
