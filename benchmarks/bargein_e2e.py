@@ -10,7 +10,8 @@ on the microphone (``vmic_feed.monitor``), to the start of the silence at the sp
 (``vspeaker.monitor``): both are recorded, and aligned on the monotonic clock.
 
 A trial also checks that nothing of the interrupted reply plays afterwards (``leaks``).
-The last line printed is JSON: ``median_ms``, ``p90_ms``, ``worst_ms``, ``trials``, ``leaks``.
+The last line printed is JSON: ``median_ms``, ``p90_ms``, ``worst_ms``, ``trials``, ``leaks``,
+and how many interruptions voicecli made itself (``local_interrupts``) or got from the server.
 """
 
 from __future__ import annotations
@@ -92,9 +93,8 @@ def main() -> int:
             print(f"trial {trial + 1}: {latency:6.1f} ms{'  LEAK' if leaked else ''}"
                   f" onset-mark={1000 * (onset - mark):.0f} ms", file=sys.stderr)
         out, _ = stop_chat(proc)
-    sources = [json.loads(line).get("source") for line in out.splitlines()
-               if '"interrupted"' in line]
-    print(f"interruptions seen by voicecli: {sources}", file=sys.stderr)
+    rows = [json.loads(line) for line in out.splitlines()]
+    sources = [r["source"] for r in rows if r["type"] == "interrupted"]
 
     if not latencies:
         print(json.dumps({"error": "no trial completed"}))
@@ -106,6 +106,10 @@ def main() -> int:
         "worst_ms": round(ordered[-1], 1),
         "trials": len(ordered),
         "leaks": leaks,
+        # voicecli's own events: 'local' = our VAD cut the reply, 'server' = the server's
+        # interrupted arrived (later; it confirms the barge-in).
+        "local_interrupts": sources.count("local"),
+        "server_interrupts": sources.count("server"),
     }
     print(json.dumps(result))
     return 0

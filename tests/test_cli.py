@@ -103,3 +103,12 @@ def test_jsonl_and_stdin_input(tmp_path):
     assert {"user_transcript", "assistant_transcript", "turn_complete"} <= set(types)
     done = next(r for r in rows if r["type"] == "turn_complete")
     assert done["usage"]["total_tokens"] > 0
+
+
+def test_vertex_without_cloud_credentials_is_one_line(tmp_path):
+    env = clean_env(GOOGLE_CLOUD_PROJECT="my-project", GOOGLE_APPLICATION_CREDENTIALS="",
+                    CLOUDSDK_CONFIG=str(tmp_path), HOME=str(tmp_path))
+    env.pop("GOOGLE_APPLICATION_CREDENTIALS")
+    proc = run_cli("chat", "--vertex", "--input", str(HELLO_WAV), "--output", "/dev/null",
+                   env=env)
+    assert_one_line_error(proc, "gcloud auth application-default login")

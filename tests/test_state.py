@@ -97,3 +97,16 @@ def test_user_transcript_finalised_at_turn_complete_without_reply():
     st.on_message(msg(serverContent={"inputTranscription": {"text": "hmm"}}))
     out = st.on_message(msg(serverContent={"turnComplete": True}))
     assert isinstance(out[0], ev.UserTranscript) and out[0].text == "hmm"
+
+
+def test_finish_settles_half_heard_lines():
+    st = ConversationState()
+    st.on_message(msg(serverContent={"inputTranscription": {"text": "and then"}}))
+    out = st.finish()
+    assert [(type(e).__name__, e.text, e.final) for e in out] == [
+        ("UserTranscript", "and then", True)]
+    st.on_message(msg(**audio()))
+    st.on_message(msg(serverContent={"outputTranscription": {"text": "Well"}}))
+    out = st.finish()
+    assert isinstance(out[0], ev.AssistantTranscript) and out[0].interrupted
+    assert st.finish() == []

@@ -149,6 +149,8 @@ class ChatRunner:
             exit_code, reason = exc.exit_code, "error"
             self.bus.emit(ev.ErrorEvent(message=self._redact(str(exc)), fatal=True))
         finally:
+            for event in self.state.finish():  # nothing said is lost on Ctrl-C or an error
+                self.bus.emit(event)
             self.source.stop()
             try:
                 self.sink.stop()

@@ -30,6 +30,11 @@ def describe_failure(exc: BaseException, endpoint: str) -> SessionError:
             return SessionError(f"the server ended the session with an internal error "
                                 f"(1011): {detail}")
         return SessionError(f"the connection ended ({code}): {detail or 'no reason given'}")
+    from google.auth.exceptions import DefaultCredentialsError
+
+    if isinstance(exc, DefaultCredentialsError):
+        return SessionError("no Google Cloud credentials for Vertex AI: run 'gcloud auth "
+                            "application-default login' or set GOOGLE_APPLICATION_CREDENTIALS")
     cause = exc
     while cause.__cause__ or cause.__context__:
         if isinstance(cause, ssl.SSLError | socket.gaierror | ConnectionRefusedError):

@@ -107,6 +107,10 @@ class ConversationState:
             out.append(ev.ToolCancelled(ids=ids))
         return out
 
+    def finish(self) -> list[ev.Event]:
+        """The session is ending: settle any half-heard utterance into a final line."""
+        return [*self._finish_user(), *self._finish_assistant(interrupted=self.in_reply)]
+
     def tool_answered(self, call_id: str | None) -> bool:
         """Record that we answered ``call_id``; False if it had been cancelled meanwhile."""
         if call_id is None:
