@@ -95,84 +95,73 @@ class Sink(Protocol):
     def stop(self) -> None: ...
 
 
-def _close_streams(streams: list[Any]) -> None:
-    for stream in streams:
+class _DeviceStream:
+    """One mono int16 PortAudio stream with 20 ms blocks; counts xruns. Subclasses say which."""
+
+    kind = "input"
+    what = "the microphone"
+
+    def __init__(self, device: int | None, rate: int, latency: str | float = "high") -> None:
+        self.device = device
+        self.rate = rate
+        self.latency = latency
+        self.xruns = 0
+        self._stream: Any = None
+
+    def _open(self, on_block: Callable[[np.ndarray], None]) -> None:
+        from voicecli.audio.devices import sd
+
+        s = sd()
+
+        def callback(data: np.ndarray, frames: int, _t: Any, status: Any) -> None:
+            if status:
+                self.xruns += 1
+            on_block(data[:, 0])
+
+        cls = s.InputStream if self.kind == "input" else s.OutputStream
         try:
-            stream.stop()
-            stream.close()
-        except Exception:  # closing a dead device must not hide the real error
-            pass
-    streams.clear()
+            self._stream = cls(device=self.device, samplerate=self.rate, channels=1,
+                               dtype="int16", latency=self.latency,
+                               blocksize=self.rate // 50, callback=callback)
+            self._stream.start()
+        except (s.PortAudioError, ValueError) as exc:
+            raise DeviceError(f"cannot open {self.what}: {exc}") from None
+
+    def stop(self) -> None:
+        stream, self._stream = self._stream, None
+        if stream is not None:
+            try:
+                stream.stop()
+                stream.close()
+            except Exception:  # closing a dead device must not hide the real error
+                pass
 
 
-class DeviceSource:
+class DeviceSource(_DeviceStream):
     """A PortAudio microphone. Opened at 16 kHz, or at its native rate and resampled."""
 
     def __init__(self, device: int | None, rate: int = MIC_RATE,
                  latency: str | float = "high") -> None:
-        self.device = device
-        self.rate = rate
-        self.latency = latency
+        super().__init__(device, rate, latency)
         self.finished = threading.Event()  # never set: a microphone does not end
-        self.xruns = 0
-        self._streams: list[Any] = []
 
     def start(self, mic: MicPipeline) -> None:
-        from voicecli.audio.devices import sd
-
-        s = sd()
         to_mic_rate = StreamResampler(self.rate, MIC_RATE)
-
-        def callback(indata: np.ndarray, frames: int, _t: Any, status: Any) -> None:
-            if status:
-                self.xruns += 1
-            mic.process(to_mic_rate.process(indata[:, 0]))
-
-        try:
-            stream = s.InputStream(device=self.device, samplerate=self.rate, channels=1,
-                                   dtype="int16", latency=self.latency,
-                                   blocksize=self.rate // 50, callback=callback)
-            stream.start()
-        except (s.PortAudioError, ValueError) as exc:
-            raise DeviceError(f"cannot open the microphone: {exc}") from None
-        self._streams.append(stream)
-
-    def stop(self) -> None:
-        _close_streams(self._streams)
+        self._open(lambda block: mic.process(to_mic_rate.process(block)))
 
 
-class DeviceSink:
+class DeviceSink(_DeviceStream):
     """A PortAudio speaker, fed from the playback buffer by its callback."""
+
+    kind = "output"
+    what = "the speaker"
 
     def __init__(self, device: int | None, rate: int = SPEAKER_RATE,
                  latency: str | float = "high") -> None:
-        self.device = device
-        self.rate = rate
-        self.latency = latency
-        self.xruns = 0
-        self._streams: list[Any] = []
+        super().__init__(device, rate, latency)
 
     def start(self, playback: PlaybackBuffer) -> None:
-        from voicecli.audio.devices import sd
-
-        s = sd()
-
-        def callback(outdata: np.ndarray, frames: int, _t: Any, status: Any) -> None:
-            if status:
-                self.xruns += 1
-            playback.read_into(outdata[:, 0])
-
-        try:
-            stream = s.OutputStream(device=self.device, samplerate=self.rate, channels=1,
-                                    dtype="int16", latency=self.latency,
-                                    blocksize=self.rate // 50, callback=callback)
-            stream.start()
-        except (s.PortAudioError, ValueError) as exc:
-            raise DeviceError(f"cannot open the speaker: {exc}") from None
-        self._streams.append(stream)
-
-    def stop(self) -> None:
-        _close_streams(self._streams)
+        self._open(playback.read_into)
 
 
 def read_wav(path: str) -> np.ndarray:

@@ -33,8 +33,8 @@ def webrtc_is_speech(mode: int = 3, floor_dbfs: float = -45.0) -> IsSpeech:
     floor = (10 ** (floor_dbfs / 20) * 32768) ** 2
 
     def is_speech(frame: np.ndarray) -> bool:
-        energy = float(np.dot(frame.astype(np.float32), frame.astype(np.float32))) / len(frame)
-        if energy < floor:
+        x = frame.astype(np.float32)
+        if float(np.dot(x, x)) / len(x) < floor:
             return False
         return bool(vad.is_speech(frame.tobytes(), MIC_RATE))
 
