@@ -121,3 +121,14 @@ def test_device_that_only_does_48k_is_resampled(virtual_audio):
     corr, _ = xcorr_peak(rec.audio, np.frombuffer(conn.replies[0].pcm, dtype="<i2"))
     assert corr >= 0.9, f"48 kHz path: correlation {corr:.3f}"
     assert '"user_transcript"' in out
+
+
+def test_devices_lists_and_marks_defaults(virtual_audio):
+    from helpers import clean_env, run_cli
+
+    proc = run_cli("devices", env=clean_env(**virtual_audio))
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    default = [ln for ln in lines if ln.startswith("><")]
+    assert len(default) == 1 and " default " in default[0]
+    assert any(" only48 " in ln and "48000 Hz" in ln for ln in lines)
