@@ -61,20 +61,54 @@ def test_server_interruption_drops_late_audio_and_marks_text():
     assert isinstance(out[-1], ev.AssistantAudio) and out[-1].turn == 2
 
 
-def test_local_interrupt_drops_rest_of_turn_until_it_ends():
+def names(events):
+    return [type(e).__name__ for e in events]
+
+
+def test_local_interrupt_holds_then_local_confirm_drops_rest_of_turn():
     st = ConversationState()
     st.on_message(msg(**audio()))
     st.on_message(msg(serverContent={"outputTranscription": {"text": "Hello the"}}))
     out = st.local_interrupt()
-    assert [type(e).__name__ for e in out] == ["AssistantTranscript", "Interrupted"]
-    assert out[1].source == "local" and out[1].turn == 1
+    assert names(out) == ["Interrupted"]  # held: the line waits for the verdict
+    assert out[0].source == "local" and out[0].turn == 1
+    assert st.local_interrupt() == []  # once per hold
+    # While held, the turn keeps arriving (it may still be resumed).
+    assert names(st.on_message(msg(**audio()))) == ["AssistantAudio"]
+    out = st.confirm_local()
+    assert names(out) == ["AssistantTranscript", "BargeInConfirmed"]
+    assert out[0].interrupted and out[1].by == "local" and out[1].turn == 1
     assert st.on_message(msg(**audio())) == []  # late audio of turn 1: dropped
     assert st.on_message(msg(serverContent={"outputTranscription": {"text": "re"}})) == []
-    assert st.local_interrupt() == []  # once per turn
+    assert st.local_interrupt() == []  # turn 1 is over
     out = st.on_message(msg(serverContent={"turnComplete": True}))
-    assert [type(e).__name__ for e in out] == ["TurnComplete"]
+    assert names(out) == ["TurnComplete"]
     out = st.on_message(msg(**audio()))
     assert out[-1].turn == 2
+
+
+def test_false_barge_in_resumes_and_the_line_is_not_marked():
+    st = ConversationState()
+    st.on_message(msg(**audio()))
+    st.on_message(msg(serverContent={"outputTranscription": {"text": "It is noon."}}))
+    st.local_interrupt()
+    # The turn completes while held: its line waits for the verdict.
+    assert names(st.on_message(msg(serverContent={"turnComplete": True}))) == ["TurnComplete"]
+    out = st.resume_local()
+    assert names(out) == ["BargeInResumed", "AssistantTranscript"]
+    assert out[1].text == "It is noon." and not out[1].interrupted
+    assert st.resume_local() == [] and st.held_turn == 0
+
+
+def test_server_interrupted_confirms_a_held_barge_in():
+    st = ConversationState()
+    st.on_message(msg(**audio()))
+    st.on_message(msg(serverContent={"outputTranscription": {"text": "Once upon"}}))
+    st.local_interrupt()
+    out = st.on_message(msg(serverContent={"interrupted": True}))
+    assert names(out) == ["AssistantTranscript", "Interrupted", "BargeInConfirmed"]
+    assert out[0].interrupted and out[1].source == "server" and out[2].by == "server"
+    assert st.held_turn == 0
 
 
 def test_local_interrupt_without_reply_is_nothing():

@@ -63,7 +63,7 @@ def test_frame_splitter_handles_odd_chunks():
     assert frames[1][0] == 320
 
 
-def test_mic_pipeline_flushes_playback_in_the_capture_thread():
+def test_mic_pipeline_holds_playback_in_the_capture_thread():
     playback = PlaybackBuffer(24000, prebuffer_ms=0)
     playback.push(np.full(24000, 500, dtype=np.int16), turn=1)
     chunks: list[bytes] = []
@@ -72,7 +72,10 @@ def test_mic_pipeline_flushes_playback_in_the_capture_thread():
                       chunks.append, barge.append)
     mic.process(np.concatenate([LOUD, LOUD, LOUD]))
     assert barge == [1]
-    assert playback.buffered_frames == 0  # flushed before the event loop hears of it
+    # Silent before the event loop hears of it; the audio is kept in case it was a cough.
+    assert playback.held and playback.buffered_frames == 24000
+    out = np.ones(480, dtype=np.int16)
+    assert playback.read_into(out) == 0 and not out.any()
     assert len(chunks) == 1 and len(chunks[0]) == 2 * 2 * FRAME_SAMPLES  # 40 ms chunks
 
 

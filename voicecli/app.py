@@ -18,8 +18,8 @@ from collections.abc import Callable
 from typing import Any
 
 from voicecli import events as ev
-from voicecli.audio.engine import MicPipeline, Player, Sink, Source
-from voicecli.audio.vad import BargeInDetector, webrtc_is_speech
+from voicecli.audio.engine import MicPipeline, Player, Sink, Source, build_mic
+from voicecli.audio.vad import HoldPolicy, hold_decision
 from voicecli.errors import SessionError, UserError
 from voicecli.live.state import ConversationState
 from voicecli.settings import Settings, redact
@@ -49,6 +49,9 @@ class ChatRunner:
         self._last_server_msg = time.monotonic()
         self._session: Any = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._mic: MicPipeline | None = None
+        self._hold_task: asyncio.Task[None] | None = None
+        self.hold_policy = HoldPolicy()
 
     # -- thread → loop bridges (called from audio threads) -----------------------------
     def _threadsafe(self, fn: Callable[..., None], *args: Any) -> None:
@@ -58,9 +61,35 @@ class ChatRunner:
         with contextlib.suppress(RuntimeError):  # loop shutting down
             loop.call_soon_threadsafe(fn, *args)
 
-    def _on_local_barge_in(self, flushed_turn: int | None) -> None:
-        for event in self.state.local_interrupt():
+    def _on_local_barge_in(self, held_turn: int | None) -> None:
+        """The capture thread heard the user and held the playback: decide its fate."""
+        events = self.state.local_interrupt(held_turn)
+        if not events:  # that turn is already over: nothing to resume
+            self.player.playback.discard()
+            return
+        for event in events:
             self.bus.emit(event)
+        self._hold_task = asyncio.create_task(self._resolve_hold())
+
+    async def _resolve_hold(self) -> None:
+        """Resume a false barge-in (short sound, no server confirmation) or discard it.
+
+        The server's ``interrupted`` confirms it meanwhile (see ``dispatch``)."""
+        start = time.monotonic()
+        while self.state.held_turn:
+            speech_ms = self._mic.speech_ms if self._mic is not None else 0
+            verdict = hold_decision(time.monotonic() - start, speech_ms, self.hold_policy)
+            playback = self.player.playback
+            if verdict == "resume":
+                playback.resume()
+                for event in self.state.resume_local():
+                    self.bus.emit(event)
+            elif verdict == "discard":
+                playback.discard()
+                for event in self.state.confirm_local():
+                    self.bus.emit(event)
+            else:
+                await asyncio.sleep(0.02)
 
     # -- event handling ------------------------------------------------------------------
     def dispatch(self, event: ev.Event) -> None:
@@ -128,7 +157,8 @@ class ChatRunner:
             await asyncio.sleep(0.1)
             now = time.monotonic()
             idle = (not self.state.in_reply and not self.state.user_text
-                    and not self._tool_tasks and not playback.is_playing(0.3))
+                    and not self._tool_tasks and not playback.is_playing(0.3)
+                    and not self.state.held_turn)
             if idle and now - self._last_server_msg > QUIET_AFTER_INPUT_S \
                     and now - ended > QUIET_AFTER_INPUT_S:
                 return
@@ -175,9 +205,8 @@ class ChatRunner:
         from voicecli.live import client as live_client
         from voicecli.live.errors import describe_failure
 
-        detector = (BargeInDetector(webrtc_is_speech()) if self.settings.barge_in else None)
-        mic = MicPipeline(
-            self.player.playback, detector,
+        mic = self._mic = build_mic(
+            self.player.playback, self.sink, self.settings.echo_mode, self.settings.barge_in,
             on_chunk=lambda pcm: self._threadsafe(self._mic_queue.put_nowait, pcm),
             on_barge_in=lambda turn: self._threadsafe(self._on_local_barge_in, turn),
         )
@@ -201,6 +230,8 @@ class ChatRunner:
         finally:
             for task in self._tool_tasks.values():
                 task.cancel()
+            if self._hold_task is not None:
+                self._hold_task.cancel()
 
     async def _until_done(self) -> None:
         tasks = [asyncio.create_task(self._send_mic(), name="send"),

@@ -116,6 +116,12 @@ def chat(
     tools: Annotated[bool, typer.Option(help="Offer the built-in tools to the model.")] = True,
     barge_in: Annotated[bool, typer.Option(help="Cut the reply off locally when you start "
                                                 "talking.")] = True,
+    headphones: Annotated[bool, typer.Option("--headphones", help="No echo canceller (the "
+                                             "mic cannot hear the speaker): lowest latency "
+                                             "and CPU.")] = False,
+    half_duplex: Annotated[bool, typer.Option("--half-duplex", help="Mute the mic while the "
+                                              "assistant speaks (last resort when the echo "
+                                              "canceller fails; see 'doctor --echo').")] = False,
     emulator: Annotated[bool, typer.Option(help="Talk to a built-in offline Live API "
                                                 "emulator (no key needed).")] = False,
     scenario: Annotated[str | None, typer.Option(help="With --emulator: a scenario file, or "
@@ -130,6 +136,9 @@ def chat(
         raise ConfigError(f"--format must be 'text' or 'jsonl', got {format!r}")
     if scenario is not None and not emulator:
         raise ConfigError("--scenario only applies with --emulator")
+    if headphones and half_duplex:
+        raise ConfigError("--headphones and --half-duplex exclude each other")
+    echo_mode = "headphones" if headphones else "half_duplex" if half_duplex else "aec"
     voice, language = st.validate_choices(voice, language)
     system_instruction = st.read_system_instruction(system, system_file)
     with _maybe_emulator(emulator, scenario) as emu:
@@ -147,7 +156,7 @@ def chat(
             model=model, voice=voice, language=language, system_instruction=system_instruction,
             credentials=creds, input_device=input_device, output_device=output_device,
             input_file=input, output_file=output, output_format=format,
-            transcript_file=transcript, tools=tools, barge_in=barge_in,
+            transcript_file=transcript, tools=tools, barge_in=barge_in, echo_mode=echo_mode,
         )
         code = run_chat(settings, endpoint, quiet=quiet)
     raise typer.Exit(code)

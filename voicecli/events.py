@@ -89,6 +89,25 @@ class Interrupted(Event):
 
 
 @dataclass(frozen=True, kw_only=True)
+class BargeInResumed(Event):
+    """A local interruption proved false (short sound, the server did not confirm it): the
+    held reply plays on from where it stopped."""
+
+    type: ClassVar[str] = "barge_in_resumed"
+    turn: int | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class BargeInConfirmed(Event):
+    """A local interruption was real: the held reply is discarded. ``by`` says who decided:
+    the ``server`` (its ``interrupted``) or ``local`` (the user kept talking)."""
+
+    type: ClassVar[str] = "barge_in_confirmed"
+    turn: int | None = None
+    by: Literal["local", "server"] = "server"
+
+
+@dataclass(frozen=True, kw_only=True)
 class Usage:
     prompt_tokens: int | None = None
     response_tokens: int | None = None

@@ -73,6 +73,9 @@ class Settings:
     transcript_file: str | None = None
     tools: bool = True
     barge_in: bool = True
+    # How the microphone lives with the speaker: "aec" (echo cancellation, open speakers),
+    # "headphones" (no canceller) or "half_duplex" (mic muted while the assistant speaks).
+    echo_mode: str = "aec"
 
 
 def parse_header(raw: str) -> tuple[str, str]:

@@ -1,11 +1,15 @@
 """The audio shell: microphone and speaker (devices or files) around the pure core.
 
 Both backends share :class:`MicPipeline`, which runs inside the capture thread (the PortAudio
-callback, or the file pacer): it cuts 16 kHz audio into 20 ms frames, runs the barge-in
-detector and, on a barge-in, flushes the playback buffer right there. Only then does it tell
-the event loop (``on_barge_in``). Frames for the network leave via ``on_chunk``.
+callback, or the file pacer): it cuts 16 kHz audio into 20 ms frames, removes the echo of
+the reply (``audio.echo``, unless in headphones mode), runs the barge-in detector and, on a
+barge-in, holds the playback buffer right there (silence at once). Only then does it tell
+the event loop (``on_barge_in``). Cancelled frames for the network leave via ``on_chunk``:
+the server's own voice detector then does not hear the reply either.
 
-Callbacks do no I/O and hold the playback buffer's lock only for a copy.
+The output side only copies each block it plays into the echo reference tap, with the time
+it reaches the DAC; the canceller runs in the capture thread, where the microphone's
+timestamps are. Callbacks do no I/O and hold the playback buffer's lock only for a copy.
 """
 
 from __future__ import annotations
@@ -19,10 +23,11 @@ from typing import Any, BinaryIO, Protocol
 import numpy as np
 
 from voicecli.audio import MIC_RATE, SPEAKER_RATE
+from voicecli.audio.echo import CapturePath, ReferenceTap
 from voicecli.audio.pcm import from_bytes
 from voicecli.audio.playback import PlaybackBuffer
 from voicecli.audio.resample import StreamResampler, resample
-from voicecli.audio.vad import FRAME_SAMPLES, BargeInDetector, FrameSplitter
+from voicecli.audio.vad import FRAME_MS, FRAME_SAMPLES, BargeInDetector, FrameSplitter
 from voicecli.errors import DeviceError
 
 OnChunk = Callable[[bytes], None]
@@ -30,33 +35,104 @@ OnBargeIn = Callable[[int | None], None]
 
 CHUNK_FRAMES = 2  # 2 × 20 ms = 40 ms per message to the server
 PLAYING_GRACE_S = 0.15  # a reply counts as playing this long after its last sample
+CONVERGE_S = 6.0  # AEC3 needs 1–6 s of playback to converge: be strict meanwhile
 
 
 class MicPipeline:
-    """16 kHz capture → barge-in decision → network chunks. Runs in the capture thread."""
+    """16 kHz capture → echo canceller → barge-in decision → network chunks.
+
+    Runs in the capture thread. ``capture``: the echo canceller's capture side (None in
+    headphones mode). ``half_duplex``: send silence while the assistant speaks.
+    ``speech_ms``: voiced audio heard since the last barge-in (the event loop reads it to
+    tell a real interruption from a cough).
+    """
 
     def __init__(self, playback: PlaybackBuffer, detector: BargeInDetector | None,
-                 on_chunk: OnChunk, on_barge_in: OnBargeIn) -> None:
+                 on_chunk: OnChunk, on_barge_in: OnBargeIn,
+                 capture: CapturePath | None = None, half_duplex: bool = False) -> None:
         self.playback = playback
         self.detector = detector
         self.on_chunk = on_chunk
         self.on_barge_in = on_barge_in
+        self.capture = capture
+        self.half_duplex = half_duplex
         self.muted = False
         self.level_dbfs = -120.0
+        self.speech_ms = 0
+        self._xrun = False
         self._splitter = FrameSplitter(FRAME_SAMPLES)
         self._pending: list[bytes] = []
 
-    def process(self, samples: np.ndarray) -> None:
-        for frame in self._splitter.split(samples):
-            if self.detector is not None and not self.muted:
-                playing = self.playback.is_playing(PLAYING_GRACE_S)
-                if self.detector.process(frame, playing):
-                    self.on_barge_in(self.playback.flush())
-            data = bytes(FRAME_SAMPLES * 2) if self.muted else frame.tobytes()
-            self._pending.append(data)
-            if len(self._pending) >= CHUNK_FRAMES:
-                self.on_chunk(b"".join(self._pending))
-                self._pending.clear()
+    def note_xrun(self) -> None:
+        """A device over/underran: the echo path may have moved (any thread)."""
+        self._xrun = True
+
+    def process(self, samples: np.ndarray, t: float | None = None) -> None:
+        """``samples`` (16 kHz int16) whose first sample was captured at ``t`` (monotonic)."""
+        frames = self._splitter.split(samples)
+        t_end = (time.monotonic() if t is None else t + len(samples) / MIC_RATE)
+        left = self._splitter.buffered
+        for j, frame in enumerate(frames):
+            raw = frame
+            if self.capture is not None:
+                end_t = t_end - (left + (len(frames) - 1 - j) * FRAME_SAMPLES) / MIC_RATE
+                frame = self.capture.process(frame, end_t)
+                if self.capture.discontinuity:
+                    self.capture.discontinuity = False
+                    self._xrun = True
+            self._frame(frame, raw)
+
+    def _raw_speech(self, raw: np.ndarray) -> bool:
+        """While the detector is guarded: speech on the raw mic, louder than any echo."""
+        det, cap = self.detector, self.capture
+        if det is None or cap is None or not det.guarded or not cap.raw_passes_gate:
+            return False
+        raw_test = getattr(det.is_speech, "raw", None)
+        return bool(raw_test(raw)) if raw_test is not None else False
+
+    def _frame(self, frame: np.ndarray, raw: np.ndarray) -> None:
+        playing = self.playback.is_playing(PLAYING_GRACE_S)
+        muted = self.muted or (self.half_duplex and playing)
+        det = self.detector
+        if det is not None and not muted:
+            if self._xrun:
+                self._xrun = False
+                det.guard()
+            loud = self.capture is None or self.capture.raw_passes_gate
+            if det.process(frame, playing, self._raw_speech(raw), loud):
+                self.speech_ms = det.config.min_speech_ms
+                turn = self.playback.hold()
+                if turn is not None:
+                    self.on_barge_in(turn)
+            elif det.last_speech:
+                self.speech_ms += FRAME_MS
+        self._pending.append(bytes(FRAME_SAMPLES * 2) if muted else frame.tobytes())
+        if len(self._pending) >= CHUNK_FRAMES:
+            self.on_chunk(b"".join(self._pending))
+            self._pending.clear()
+
+
+def build_mic(playback: PlaybackBuffer, sink: Sink, mode: str, barge_in: bool,
+              on_chunk: OnChunk, on_barge_in: OnBargeIn) -> MicPipeline:
+    """The capture pipeline for an echo ``mode`` (aec | headphones | half_duplex).
+
+    In "aec" mode the sink gets a reference tap and the canceller is created now, so a
+    missing package fails before the session starts (never a silent fallback).
+    """
+    from voicecli.audio.echo import EchoCanceller
+    from voicecli.audio.vad import BargeInConfig, default_is_speech
+
+    capture = None
+    if mode == "aec":
+        tap = ReferenceTap()
+        capture = CapturePath(EchoCanceller(sink.rate), tap)
+        sink.reference = tap
+    detector = None
+    if barge_in and mode != "half_duplex":  # half duplex: the mic is muted during replies
+        config = BargeInConfig(converge_s=CONVERGE_S if capture is not None else 0.0)
+        detector = BargeInDetector(default_is_speech(), config)
+    return MicPipeline(playback, detector, on_chunk, on_barge_in, capture,
+                       half_duplex=mode == "half_duplex")
 
 
 class Player:
@@ -90,6 +166,7 @@ class Sink(Protocol):
     """Where the reply goes; drains ``playback`` from its own thread at its own clock."""
 
     rate: int
+    reference: ReferenceTap | None  # set before start(): gets a copy of every block played
 
     def start(self, playback: PlaybackBuffer) -> None: ...
     def stop(self) -> None: ...
@@ -108,15 +185,27 @@ class _DeviceStream:
         self.xruns = 0
         self._stream: Any = None
 
-    def _open(self, on_block: Callable[[np.ndarray], None]) -> None:
+    def _open(self, on_block: Callable[[np.ndarray, float, bool], None]) -> None:
+        """``on_block(samples, t, xrun)``: ``t`` is when the block's first sample was captured
+        (input) or will reach the DAC (output), on ``time.monotonic()``'s clock."""
         from voicecli.audio.devices import sd
 
         s = sd()
+        output = self.kind == "output"
 
-        def callback(data: np.ndarray, frames: int, _t: Any, status: Any) -> None:
+        def callback(data: np.ndarray, frames: int, ti: Any, status: Any) -> None:
+            now = time.monotonic()
             if status:
                 self.xruns += 1
-            on_block(data[:, 0])
+            # PortAudio's stream clock differs from ours: use only the offsets it reports.
+            try:
+                offset = (ti.outputBufferDacTime if output else ti.inputBufferAdcTime) \
+                    - ti.currentTime
+            except AttributeError:
+                offset = 0.0
+            if not -1.0 < offset < 1.0:  # some host APIs report zeros or nonsense
+                offset = 0.0
+            on_block(data[:, 0], now + offset, bool(status))
 
         cls = s.InputStream if self.kind == "input" else s.OutputStream
         try:
@@ -147,11 +236,20 @@ class DeviceSource(_DeviceStream):
 
     def start(self, mic: MicPipeline) -> None:
         to_mic_rate = StreamResampler(self.rate, MIC_RATE)
-        self._open(lambda block: mic.process(to_mic_rate.process(block)))
+
+        def on_block(block: np.ndarray, t: float, xrun: bool) -> None:
+            if xrun:
+                mic.note_xrun()
+            mic.process(to_mic_rate.process(block), t)
+
+        self._open(on_block)
 
 
 class DeviceSink(_DeviceStream):
-    """A PortAudio speaker, fed from the playback buffer by its callback."""
+    """A PortAudio speaker, fed from the playback buffer by its callback.
+
+    ``reference``: if set, every block played is also copied there (for the echo canceller).
+    """
 
     kind = "output"
     what = "the speaker"
@@ -159,9 +257,17 @@ class DeviceSink(_DeviceStream):
     def __init__(self, device: int | None, rate: int = SPEAKER_RATE,
                  latency: str | float = "high") -> None:
         super().__init__(device, rate, latency)
+        self.reference: ReferenceTap | None = None
 
     def start(self, playback: PlaybackBuffer) -> None:
-        self._open(playback.read_into)
+        ref = self.reference
+
+        def on_block(out: np.ndarray, t: float, xrun: bool) -> None:
+            playback.read_into(out)
+            if ref is not None:
+                ref.write(out, t, xrun)
+
+        self._open(on_block)
 
 
 def read_wav(path: str) -> np.ndarray:
@@ -269,15 +375,19 @@ class FileSink:
     def __init__(self, path: str, speed: float = 1.0) -> None:
         self.path = path
         self.rate = SPEAKER_RATE
+        self.reference: ReferenceTap | None = None
         self._recorded: list[np.ndarray] = []
         self._pacer = _Pacer("file-sink", speed)
 
     def start(self, playback: PlaybackBuffer) -> None:
         out = np.zeros(self.rate // 50, dtype=np.int16)
+        ref = self.reference
 
         def tick() -> None:
             if playback.read_into(out) or self._recorded:
                 self._recorded.append(out.copy())
+            if ref is not None:
+                ref.write(out, time.monotonic(), False)
 
         self._pacer.run(tick)
 

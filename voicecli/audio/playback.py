@@ -8,6 +8,10 @@ for a few list operations and a copy at most: nothing here allocates large or bl
 
 Flushing marks the turn that was playing as dropped: audio of that turn that still arrives
 afterwards is discarded, never played.
+
+A local barge-in HOLDS instead of flushing: the speaker goes silent at once, but the queued
+audio stays and pushes for the turn are still accepted, so a false barge-in (a cough, a
+door) can ``resume`` the reply where it stopped; a real one ``discard``s it.
 """
 
 from __future__ import annotations
@@ -47,6 +51,7 @@ class PlaybackBuffer:
         self._ended_turn = -1
         self._waiting = True  # True while (re)filling the prebuffer
         self._last_sound = 0.0  # time.monotonic() of the last real sample handed out
+        self._held = False
         self.stats = PlaybackStats()
 
     # -- event loop side -------------------------------------------------------------
@@ -81,12 +86,40 @@ class PlaybackBuffer:
             self._offset = 0
             self._buffered = 0
             self._waiting = True
+            self._held = False
             if turn is not None:
                 self._dropped_turn = max(self._dropped_turn, turn)
             if had_audio:
                 self.stats.flushes += 1
                 return turn
             return None
+
+    def hold(self) -> int | None:
+        """Go silent now but keep the audio (see the module docstring).
+
+        Returns the turn that was playing (or still arriving), or None if there is none or it
+        is already held.
+        """
+        with self._lock:
+            turn = self._last_turn
+            arriving = turn is not None and turn > max(self._ended_turn, self._dropped_turn)
+            if self._held or turn is None or not (self._buffered or arriving):
+                return None
+            self._held = True
+            return self._last_turn
+
+    def resume(self) -> None:
+        """Play the held audio from where it stopped (prebuffering as after an underrun)."""
+        with self._lock:
+            self._held = False
+
+    def discard(self) -> int | None:
+        """The hold was a real barge-in: drop the held turn, as :meth:`flush` does."""
+        return self.flush()
+
+    @property
+    def held(self) -> bool:
+        return self._held
 
     def drop_turn(self, turn: int) -> None:
         """Discard any audio of ``turn`` from now on (e.g. the server said it was interrupted)."""
@@ -98,8 +131,9 @@ class PlaybackBuffer:
         return self._buffered
 
     def is_playing(self, within_s: float = 0.0) -> bool:
-        """True if audio is queued, or real audio was handed out in the last ``within_s``."""
-        if self._buffered > 0:
+        """True if audio is queued (not held), or real audio was handed out in the last
+        ``within_s``."""
+        if self._buffered > 0 and not self._held:
             return True
         return within_s > 0 and time.monotonic() - self._last_sound < within_s
 
@@ -116,6 +150,9 @@ class PlaybackBuffer:
         n = len(out)
         written = 0
         with self._lock:
+            if self._held:
+                out[:] = 0
+                return 0
             if self._waiting:
                 turn_ended = self._last_turn is not None and self._ended_turn >= self._last_turn
                 if self._buffered >= self.prebuffer_frames or (turn_ended and self._buffered):

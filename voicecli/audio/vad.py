@@ -1,15 +1,22 @@
 """Barge-in decisions: is the user talking over the reply?
 
 Pure logic over 16 kHz int16 frames. It runs inside the input callback, next to the audio,
-so the playback buffer is flushed the moment the user starts talking, without waiting for
-the event loop or the server. The voice detector is injected, so tests can drive it with a
-fake; the default is webrtcvad plus an energy floor (webrtcvad alone fires on faint noise).
+so the playback is silenced the moment the user starts talking, without waiting for the
+event loop or the server. The voice detector is injected, so tests can drive it with a fake.
+
+Which detector (measured, see benchmarks/bargein.py and the shared barge-in notes): on the
+echo-cancelled signal, webrtcvad (mode 3, above an energy floor) AND Silero (p >= 0.1).
+webrtcvad is fast but fires on keyboard clicks; Silero ignores clicks but is slow on
+canceller output; requiring both is fast and robust. Two guards make the decision stricter
+(longer speech needed): while the canceller converges (the first seconds of playback) and
+for a short time after an xrun or a device change, when the echo path moved under it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -41,14 +48,61 @@ def webrtc_is_speech(mode: int = 3, floor_dbfs: float = -45.0) -> IsSpeech:
     return is_speech
 
 
+class DualVad:
+    """webrtcvad AND Silero: speech only when both agree (see the module docstring)."""
+
+    def __init__(self, webrtc: IsSpeech, silero: Any, threshold: float = 0.1) -> None:
+        self.webrtc = webrtc
+        self.silero = silero
+        self.threshold = threshold
+        self.raw_threshold = 0.5  # the raw mic has no canceller artefacts: be stricter
+        self._raw_silero: Any = None
+        # Frames webrtcvad called voiced in a row, up to now. Silero lags by up to a 32 ms
+        # chunk, so once it agrees, that whole run counts as speech (onset credit).
+        self.run_ms = 0
+
+    def raw(self, frame: np.ndarray) -> bool:
+        """The same test on the raw microphone (behind an echo gate, while the canceller
+        converges), with its own Silero state; created on first use, so it costs CPU only
+        during the first seconds of a session."""
+        if self._raw_silero is None:
+            self._raw_silero = self.silero.__class__()
+        p = self._raw_silero.process(frame)
+        return p >= self.raw_threshold and self.webrtc(frame)
+
+    def __call__(self, frame: np.ndarray) -> bool:
+        # Silero runs on every frame: its LSTM state needs the continuous stream.
+        p = self.silero.process(frame)
+        voiced = self.webrtc(frame)
+        self.run_ms = self.run_ms + FRAME_MS if voiced else 0
+        return voiced and p >= self.threshold
+
+    def reset(self) -> None:
+        self.silero.reset()
+
+
+def default_is_speech() -> IsSpeech:
+    """The app's speech test: webrtcvad mode 3 AND Silero (needs onnxruntime + the model)."""
+    from voicecli.audio.silero import SileroVad
+
+    return DualVad(webrtc_is_speech(3), SileroVad())
+
+
 @dataclass
 class BargeInConfig:
-    min_speech_ms: int = 60  # voiced audio needed before we cut the reply
+    min_speech_ms: int = 40  # voiced audio needed before we cut the reply
     release_ms: int = 300  # silence that re-arms the detector after a trigger
+    guarded_min_speech_ms: int = 160  # the same while a guard is up
+    converge_s: float = 0.0  # playback time an echo canceller gets to converge (0: none)
+    xrun_guard_s: float = 2.0  # guard after an xrun, a delay jump or a device change
 
 
 class BargeInDetector:
-    """Fires once when the user speaks for ``min_speech_ms`` while a reply is playing."""
+    """Fires once when the user speaks for ``min_speech_ms`` while a reply is playing.
+
+    ``min_speech_ms`` becomes ``guarded_min_speech_ms`` during the first ``converge_s`` of
+    playback and for ``xrun_guard_s`` after :meth:`guard` is called.
+    """
 
     def __init__(self, is_speech: IsSpeech, config: BargeInConfig | None = None) -> None:
         self.is_speech = is_speech
@@ -56,16 +110,43 @@ class BargeInDetector:
         self._voiced = 0
         self._silent = 0
         self._armed = True
+        self._played_ms = 0
+        self._guard_ms = 0
+        self.last_speech = False  # the speech test's answer for the latest frame
 
     def reset(self) -> None:
         self._voiced = self._silent = 0
         self._armed = True
 
-    def process(self, frame: np.ndarray, playing: bool) -> bool:
-        """Feed one 20 ms frame; True exactly when a barge-in starts."""
+    def guard(self, seconds: float | None = None) -> None:
+        """Be strict for a while: the echo path just changed (xrun, delay jump, new device)."""
+        ms = int(1000 * (self.config.xrun_guard_s if seconds is None else seconds))
+        self._guard_ms = max(self._guard_ms, ms)
+
+    @property
+    def guarded(self) -> bool:
+        return self._guard_ms > 0 or self._played_ms < 1000 * self.config.converge_s
+
+    def process(self, frame: np.ndarray, playing: bool, raw_speech: bool = False,
+                loud: bool = True) -> bool:
+        """Feed one 20 ms frame; True exactly when a barge-in starts.
+
+        While guarded, two more inputs from the raw microphone: ``loud`` (it is louder than
+        any echo could be, see ``echo.EchoGate``) is required, since an unconverged
+        canceller leaves echo behind; ``raw_speech`` (speech on the raw mic) is enough,
+        since an unconverged canceller may also suppress the user along with the echo.
+        """
+        guarded = self.guarded
         speech = self.is_speech(frame)
+        if guarded:
+            speech = loud and (speech or raw_speech)
+        self.last_speech = speech
+        self._guard_ms = max(0, self._guard_ms - FRAME_MS)
+        if playing:
+            self._played_ms += FRAME_MS
+        need = self.config.guarded_min_speech_ms if guarded else self.config.min_speech_ms
         if speech:
-            self._voiced += FRAME_MS
+            self._voiced = max(self._voiced + FRAME_MS, getattr(self.is_speech, "run_ms", 0))
             self._silent = 0
         else:
             self._silent += FRAME_MS
@@ -74,10 +155,28 @@ class BargeInDetector:
                 self._voiced = 0
             if self._silent >= self.config.release_ms:
                 self._armed = True
-        if self._armed and playing and self._voiced >= self.config.min_speech_ms:
+        if self._armed and playing and self._voiced >= need:
             self._armed = False
             return True
         return False
+
+
+@dataclass(frozen=True)
+class HoldPolicy:
+    """When a held (locally interrupted) reply is resumed or discarded."""
+
+    window_s: float = 1.2  # wait this long for the server's ``interrupted``
+    real_speech_ms: int = 400  # this much speech since the trigger: a real interruption
+
+
+def hold_decision(elapsed_s: float, speech_ms: int, policy: HoldPolicy = HoldPolicy()) -> str:
+    """``discard`` (the user is really talking), ``resume`` (a short sound and the server did
+    not confirm within the window) or ``wait``. A server ``interrupted`` always discards."""
+    if speech_ms >= policy.real_speech_ms:
+        return "discard"
+    if elapsed_s >= policy.window_s:
+        return "resume"
+    return "wait"
 
 
 class FrameSplitter:
@@ -87,6 +186,11 @@ class FrameSplitter:
         self.frame = frame
         self._buf = np.zeros(frame, dtype=np.int16)
         self._fill = 0
+
+    @property
+    def buffered(self) -> int:
+        """Samples waiting for the next frame."""
+        return self._fill
 
     def split(self, chunk: np.ndarray) -> list[np.ndarray]:
         frames: list[np.ndarray] = []

@@ -4,6 +4,11 @@ Sans-I/O: :class:`ConversationState` gets each ``LiveServerMessage`` (any object
 SDK's attribute names; nothing here imports the SDK) and returns the events it implies. It
 numbers assistant turns, joins the small transcription fragments into utterances, and
 drops the audio and text of a turn once it was interrupted, locally or by the server.
+
+A local barge-in first only HOLDS the reply (``local_interrupt``): its audio and text keep
+coming, and its transcript line waits, until the interruption is confirmed (by the server's
+``interrupted`` or ``confirm_local``: the line is marked interrupted) or proves false
+(``resume_local``: the line is not marked).
 """
 
 from __future__ import annotations
@@ -51,7 +56,9 @@ class ConversationState:
     assistant_text: str = ""
     pending_tool_calls: dict[str, str] = field(default_factory=dict)  # id -> name
     turns_completed: int = 0
+    held_turn: int = 0  # turn held by a local barge-in, awaiting confirm/resume (0: none)
     _usage: Any = None
+    _held_line: bool = False  # the held turn completed: its transcript line waits
 
     # -- helpers ---------------------------------------------------------------------
     def _start_reply(self, out: list[ev.Event]) -> None:
@@ -74,13 +81,41 @@ class ConversationState:
         return self.in_reply and self.interrupted_turn >= self.turn
 
     # -- inputs ----------------------------------------------------------------------
-    def local_interrupt(self) -> list[ev.Event]:
-        """Our own VAD cut the reply off (the playback buffer is already flushed)."""
-        if not self.in_reply or self.interrupted_turn >= self.turn:
+    def local_interrupt(self, turn: int | None = None) -> list[ev.Event]:
+        """Our own VAD heard the user over reply ``turn`` (default: the current one); the
+        playback is already held. Empty if that turn is already held or interrupted."""
+        turn = self.turn if turn is None else turn
+        if turn <= 0 or self.held_turn or self.interrupted_turn >= turn:
             return []
-        self.interrupted_turn = self.turn
-        return [*self._finish_assistant(interrupted=True),
-                ev.Interrupted(source="local", turn=self.turn)]
+        self.held_turn = turn
+        return [ev.Interrupted(source="local", turn=turn)]
+
+    def resume_local(self) -> list[ev.Event]:
+        """The held barge-in was false: the reply plays on; its line is not marked."""
+        turn, self.held_turn = self.held_turn, 0
+        if not turn:
+            return []
+        out: list[ev.Event] = [ev.BargeInResumed(turn=turn)]
+        if self._held_line:
+            self._held_line = False
+            out.extend(self._finish_assistant())
+        return out
+
+    def confirm_local(self) -> list[ev.Event]:
+        """The held barge-in was real (decided here): drop the rest of the turn."""
+        return self._confirm("local")
+
+    def _confirm(self, by: str) -> list[ev.Event]:
+        turn, self.held_turn = self.held_turn, 0
+        if not turn:
+            return []
+        out: list[ev.Event] = []
+        if self.interrupted_turn < turn and (self._held_line or self.in_reply):
+            out.extend(self._finish_assistant(interrupted=True))
+        self._held_line = False
+        self.interrupted_turn = max(self.interrupted_turn, turn)
+        out.append(ev.BargeInConfirmed(turn=turn, by=by))  # type: ignore[arg-type]
+        return out
 
     def on_message(self, msg: Any) -> list[ev.Event]:
         """Translate one server message into events."""
@@ -109,7 +144,8 @@ class ConversationState:
 
     def finish(self) -> list[ev.Event]:
         """The session is ending: settle any half-heard utterance into a final line."""
-        return [*self._finish_user(), *self._finish_assistant(interrupted=self.in_reply)]
+        return [*self._finish_user(),
+                *self._finish_assistant(interrupted=self.in_reply or bool(self.held_turn))]
 
     def tool_answered(self, call_id: str | None) -> bool:
         """Record that we answered ``call_id``; False if it had been cancelled meanwhile."""
@@ -144,14 +180,19 @@ class ConversationState:
 
         if getattr(content, "interrupted", None):
             turn = self.turn
-            if self.in_reply and self.interrupted_turn < turn:
+            held_line = self._held_line and self.held_turn == turn
+            if (self.in_reply or held_line) and self.interrupted_turn < turn:
                 out.extend(self._finish_assistant(interrupted=True))
+            self._held_line = False
             self.interrupted_turn = max(self.interrupted_turn, turn)
             out.append(ev.Interrupted(source="server", turn=turn))
+            out.extend(self._confirm("server"))
             self.in_reply = False
 
         if getattr(content, "turn_complete", None):
-            if self.in_reply or self.assistant_text:
+            if self.held_turn == self.turn and self.in_reply:
+                self._held_line = True  # wait: confirmed or resumed decides how it ends
+            elif self.in_reply or self.assistant_text:
                 out.extend(self._finish_assistant())
             else:
                 out.extend(self._finish_user())

@@ -182,6 +182,8 @@ class StatusView:
                 self._write(f"[{state}] {detail}".rstrip())
             case ev.Interrupted(source=source) if not self.quiet:
                 self._write(f"[interrupted by {'you' if source == 'local' else 'the server'}]")
+            case ev.BargeInResumed() if not self.quiet:
+                self._write("[resumed: that was not an interruption]")
 
     def close(self) -> None:
         self.stream.flush()

@@ -1,0 +1,302 @@
+"""Open-speaker barge-in, simulated: self-interruptions, false triggers, latency, CPU.
+
+    python benchmarks/bargein.py [--seed 7] [--quick]
+
+Builds a reproducible corpus (cached under .state/cache/bargein-*.npz):
+  * assistant speech: espeak-ng, several voices, 24 kHz, -20 dBFS; user speech: espeak-ng,
+    other voices, 16 kHz, -30…-23 dBFS;
+  * echo paths: 20–350 ms delay, -6…-20 dB, speaker band-pass, reflections and an
+    exponential reverb tail, some with a clipping speaker, ±80 ppm clock drift, -50 dBFS
+    room noise;
+  * fan (low-passed noise) and keyboard clicks.
+Each stream runs through the code the app uses: ``engine.build_mic`` (echo canceller,
+webrtcvad AND Silero, convergence and xrun guards) fed by a ``PlaybackBuffer`` whose
+played blocks go to the reference tap, exactly as the output callback does. Streams start
+cold (a fresh canceller), like a new session.
+
+Scenarios: echo only (>= 10 min, counts self-interruptions), echo + fan/keyboard noise
+(>= 4 min, false triggers), and >= 30 barge-ins (user speech onset t0 after 7–10 s of reply;
+latency = detection time - t0). CPU: process time per second of audio, default mode
+(echo canceller) and headphones mode (no canceller), as % of one core.
+Last line: JSON with echo_false_per_min, noise_false_per_min, latency_median_ms,
+latency_p90_ms, latency_worst_ms, cpu_percent, cpu_percent_headphones.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT / "tests"), str(ROOT)]
+
+import audio_harness as ah  # noqa: E402
+
+from voicecli.audio.engine import build_mic  # noqa: E402
+from voicecli.audio.playback import PlaybackBuffer  # noqa: E402
+
+CORPUS_VERSION = 5
+MIC, SPK = 16000, 24000
+ASSISTANT_VOICES = ["en-us", "en-gb+f2", "en-us+m3", "en-gb-scotland", "en-us+f4"]
+USER_VOICES = ["en-us+m1", "en-gb+f3", "de", "en-us+f2", "en-gb-x-rp+m2", "en-us+m7"]
+ASSISTANT_LINES = [
+    "Sure, here is a quick overview of the weather for the rest of the week.",
+    "The first thing to know is that the train leaves at seven from platform four.",
+    "I would recommend starting with a small project and building up from there.",
+    "That is a great question, and the answer depends on a few different things.",
+    "Let me walk you through the steps one at a time, starting with the settings.",
+    "Many people find it helpful to write down their goals before they begin.",
+    "The museum opens at nine in the morning and closes at six in the evening.",
+    "If you add a little salt to the water, the pasta will taste much better.",
+]
+USER_LINES = [
+    "Stop, wait a moment.", "Hold on, hold on.", "Sorry, can I ask something?",
+    "No no, that is not it.", "Excuse me, one question.", "Wait, go back please.",
+    "Actually, never mind.", "Okay, but what about tomorrow?",
+]
+
+
+def _norm(x: np.ndarray, dbfs: float) -> np.ndarray:
+    x = x.astype(np.float64)
+    rms = np.sqrt(np.mean(x[np.abs(x) > 1e-4 * np.abs(x).max()] ** 2)) or 1.0
+    return x / rms * 10 ** (dbfs / 20)
+
+
+def _speech(text: str, voice: str, rate: int) -> np.ndarray:
+    x, _ = ah.read_wav(ah.speech_wav(text, rate=rate, voice=voice))
+    return x.astype(np.float64) / 32768
+
+
+def assistant_stream(rng: np.random.Generator, seconds: float) -> np.ndarray:
+    """Continuous assistant talk at 24 kHz (float, -20 dBFS), short pauses between lines."""
+    parts, total = [], 0
+    voice = ASSISTANT_VOICES[rng.integers(len(ASSISTANT_VOICES))]
+    while total < seconds * SPK:
+        line = _norm(_speech(ASSISTANT_LINES[rng.integers(len(ASSISTANT_LINES))], voice, SPK),
+                     -20)
+        gap = np.zeros(int(rng.uniform(0.1, 0.5) * SPK))
+        parts += [line, gap]
+        total += len(line) + len(gap)
+    return np.concatenate(parts)[: int(seconds * SPK)]
+
+
+@dataclass
+class EchoPath:
+    delay_s: float
+    gain_db: float
+    rt_s: float  # reverb tail time constant (RT60 = 6.9 x this: 0.14-0.55 s)
+    clip: bool
+    drift_ppm: float
+
+
+def random_path(rng: np.random.Generator) -> EchoPath:
+    delay = rng.uniform(0.02, 0.06) if rng.random() < 0.6 else rng.uniform(0.06, 0.35)
+    return EchoPath(delay, rng.uniform(-20, -6), rng.uniform(0.02, 0.08),
+                    bool(rng.random() < 0.3), float(rng.choice([-80, 0, 0, 80])))
+
+
+def _bandpass(x: np.ndarray, lo: float, hi: float, rate: int, taps: int = 129) -> np.ndarray:
+    n = np.arange(taps) - taps // 2
+    h = (2 * hi / rate * np.sinc(2 * hi / rate * n) - 2 * lo / rate * np.sinc(2 * lo / rate * n))
+    return np.convolve(x, h * np.hamming(taps), mode="same")
+
+
+def apply_echo(ref24: np.ndarray, path: EchoPath, rng: np.random.Generator) -> np.ndarray:
+    """What the microphone hears of ``ref24`` (float at 24 kHz) through ``path``, at 16 kHz."""
+    x = ref24 * 4 if path.clip else ref24  # an overdriven small speaker
+    x = np.clip(x, -0.25, 0.25) if path.clip else x
+    x = _bandpass(x, 250, 7000, SPK)
+    y = ah.resample(x, SPK, round(MIC * (1 + path.drift_ppm * 1e-6)))[: len(ref24) * 2 // 3]
+    ir_len = int(0.3 * MIC)
+    t = np.arange(ir_len) / MIC
+    ir = rng.standard_normal(ir_len) * np.exp(-t / path.rt_s) * 0.025
+    ir[0] = 1.0
+    for _ in range(3):  # a few early reflections
+        ir[int(rng.uniform(0.002, 0.02) * MIC)] += rng.uniform(0.2, 0.5)
+    y = np.convolve(y, ir)[: len(y)]
+    y = y / (np.sqrt(np.mean(y**2)) + 1e-12) * np.sqrt(np.mean(x**2)) * 10 ** (path.gain_db / 20)
+    d = int(path.delay_s * MIC)
+    y = np.concatenate([np.zeros(d), y])[: len(y)]
+    return y + rng.standard_normal(len(y)) * 10 ** (-50 / 20)
+
+
+def fan_and_keys(rng: np.random.Generator, n: int) -> np.ndarray:
+    """Fan hum/whoosh plus bursts of typing, at 16 kHz."""
+    fan = np.cumsum(rng.standard_normal(n)) * 0.002
+    fan -= np.convolve(fan, np.ones(400) / 400, mode="same")  # remove the drift
+    fan = _norm(fan, rng.uniform(-45, -35)) + 0.003 * np.sin(2 * np.pi * 120 * np.arange(n) / MIC)
+    keys = np.zeros(n)
+    t = 0
+    while t < n:
+        if rng.random() < 0.6:  # a burst of typing
+            for _ in range(rng.integers(5, 30)):
+                t += int(rng.uniform(0.06, 0.25) * MIC)
+                if t + 400 >= n:
+                    break
+                click = rng.standard_normal(400) * np.exp(-np.arange(400) / 40)
+                keys[t:t + 400] += click * 10 ** (rng.uniform(-26, -14) / 20)
+        t += int(rng.uniform(0.5, 3) * MIC)
+    return fan + keys
+
+
+def speech_onset(x: np.ndarray) -> int:
+    """Where speech starts: the first 10 ms within 25 dB of the utterance's loudest 10 ms
+    (a single faint sample of breath is not speech onset)."""
+    w = MIC // 100
+    rms = np.sqrt(np.mean(x[: len(x) // w * w].reshape(-1, w) ** 2, axis=1))
+    return int(np.flatnonzero(rms >= rms.max() * 10 ** (-25 / 20))[0]) * w
+
+
+def build_corpus(seed: int, echo_min: float, noise_min: float, trials: int) -> dict:
+    cache = ah.CACHE_DIR / f"bargein-v{CORPUS_VERSION}-{seed}-{echo_min}-{noise_min}-{trials}.npz"
+    if cache.exists():
+        with np.load(cache) as z:
+            return {k: z[k] for k in z.files}
+    rng = np.random.default_rng(seed)
+    data: dict[str, np.ndarray] = {}
+    stream_s = 30.0
+    for kind, minutes in (("echo", echo_min), ("noise", noise_min)):
+        for i in range(int(np.ceil(minutes * 60 / stream_s))):
+            ref = assistant_stream(rng, stream_s)
+            path = random_path(rng)
+            mic = apply_echo(ref, path, rng)
+            data[f"{kind}{i}_path"] = np.array([path.delay_s, path.gain_db, path.rt_s,
+                                                path.clip, path.drift_ppm])
+            if kind == "noise":
+                mic += fan_and_keys(rng, len(mic))
+            data[f"{kind}{i}_ref"], data[f"{kind}{i}_mic"] = ref, mic
+    for i in range(trials):
+        t0 = rng.uniform(7, 10)  # after the canceller's warm-up, as in a session's 2nd reply
+        ref = assistant_stream(rng, t0 + 3)
+        mic = apply_echo(ref, random_path(rng), rng)
+        user = _norm(_speech(USER_LINES[i % len(USER_LINES)],
+                             USER_VOICES[rng.integers(len(USER_VOICES))], MIC),
+                     rng.uniform(-30, -23))
+        onset = speech_onset(user)
+        start = int(t0 * MIC) - onset
+        seg = user[: len(mic) - start]
+        mic[start:start + len(seg)] += seg
+        data[f"trial{i}_ref"], data[f"trial{i}_mic"] = ref, mic
+        data[f"trial{i}_t0"] = np.array(t0)
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    np.savez(cache, **data)
+    return data
+
+
+class _Sink:
+    rate = SPK
+    reference = None
+
+
+def run_stream(ref: np.ndarray, mic: np.ndarray, mode: str,
+               stop_at_first: bool = False) -> tuple[list[float], float]:
+    """Play ``ref`` and capture ``mic`` through the app's pipeline, 20 ms at a time.
+
+    Returns (times of barge-ins in seconds, process CPU seconds spent in the pipeline)."""
+    playback = PlaybackBuffer(SPK, prebuffer_ms=0)
+    sink = _Sink()
+    fired: list[float] = []
+    mic_pipe = build_mic(playback, sink, mode, True, lambda _pcm: None, lambda _t: None)
+    ref16 = np.clip(ref * 32768, -32768, 32767).astype(np.int16)
+    mic16 = np.clip(mic * 32768, -32768, 32767).astype(np.int16)
+    playback.push(ref16, turn=1)
+    playback.end_turn(1)
+    out = np.zeros(SPK // 50, dtype=np.int16)
+    cpu = 0.0
+    n = min(len(ref16) // len(out), len(mic16) // 320)
+    for k in range(n):
+        t = k * 0.02
+        playback.read_into(out)
+        if sink.reference is not None:
+            sink.reference.write(out, t)
+        c = time.process_time()
+        mic_pipe.process(mic16[k * 320:(k + 1) * 320], t)
+        cpu += time.process_time() - c
+        if playback.held:
+            fired.append(t + 0.02)
+            if stop_at_first:
+                break
+            playback.resume()  # count it, and let the reply go on
+    return fired, cpu
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--quick", action="store_true", help="1/4 of the corpus (tuning)")
+    args = parser.parse_args()
+    scale = 0.25 if args.quick else 1.0
+    echo_min, noise_min, trials = 10 * scale, 4 * scale, max(8, int(32 * scale))
+    t_start = time.monotonic()
+    data = build_corpus(args.seed, echo_min, noise_min, trials)
+    print(f"corpus ready in {time.monotonic() - t_start:.1f} s", file=sys.stderr)
+
+    def streams(kind: str) -> list[str]:
+        return sorted({k.rsplit("_", 1)[0] for k in data if k.startswith(kind)})
+
+    result: dict[str, float | int] = {}
+    cpu_aec = audio_s = 0.0
+    totals: dict[str, list[float]] = {}
+    for kind in ("echo", "noise"):
+        false, seconds = 0, 0.0
+        for name in streams(kind):
+            fired, cpu = run_stream(data[f"{name}_ref"], data[f"{name}_mic"], "aec")
+            false += len(fired)
+            seconds += len(data[f"{name}_mic"]) / MIC
+            cpu_aec += cpu
+            audio_s += len(data[f"{name}_mic"]) / MIC
+            if fired:
+                print(f"{name}: false triggers at {[round(f, 2) for f in fired]} (path: "
+                      f"{np.round(data[f'{name}_path'], 3).tolist()})", file=sys.stderr)
+        totals[kind] = [false, seconds]
+    latencies, missed = [], 0
+    echo_false, echo_s = totals["echo"]
+    for name in streams("trial"):
+        t0 = float(data[f"{name}_t0"])
+        fired, _ = run_stream(data[f"{name}_ref"], data[f"{name}_mic"], "aec")
+        early = [f for f in fired if f < t0]
+        echo_false += len(early)  # before the user speaks, a trial is echo only too
+        echo_s += t0
+        after = [f for f in fired if f >= t0]
+        if early:
+            print(f"{name}: fired before the user spoke at {early}", file=sys.stderr)
+        if not after:
+            missed += 1
+            print(f"{name}: missed", file=sys.stderr)
+            continue
+        latencies.append(1000 * (after[0] - t0))
+        print(f"{name}: {latencies[-1]:.0f} ms", file=sys.stderr)
+    totals["echo"] = [echo_false, echo_s]
+    for kind, (false, seconds) in totals.items():
+        result[f"{kind}_false_per_min"] = round(false / (seconds / 60), 2)
+        result[f"{kind}_minutes"] = round(seconds / 60, 1)
+    cpu_hp = hp_s = 0.0
+    for name in streams("echo")[:4]:  # headphones: the mic hears no echo, just the room
+        mic = data[f"{name}_mic"] * 0 + np.random.default_rng(1).standard_normal(
+            len(data[f"{name}_mic"])) * 10 ** (-50 / 20)
+        _, cpu = run_stream(data[f"{name}_ref"], mic, "headphones")
+        cpu_hp += cpu
+        hp_s += len(mic) / MIC
+    ordered = sorted(latencies) or [float("nan")]
+    result.update({
+        "latency_median_ms": round(statistics.median(ordered), 1),
+        "latency_p90_ms": round(ordered[min(len(ordered) - 1, int(0.9 * len(ordered)))], 1),
+        "latency_worst_ms": round(ordered[-1], 1),
+        "barge_ins": len(latencies), "missed": missed,
+        "cpu_percent": round(100 * cpu_aec / audio_s, 2),
+        "cpu_percent_headphones": round(100 * cpu_hp / hp_s, 2),
+        "run_s": round(time.monotonic() - t_start, 1),
+    })
+    print(json.dumps(result))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

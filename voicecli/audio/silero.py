@@ -1,0 +1,87 @@
+"""Silero VAD on onnxruntime alone: no torch, no download at run time.
+
+The 2.3 MB ``silero_vad.onnx`` ships inside the ``silero-vad`` package (installed with
+``pip install --no-deps silero-vad``: its declared dependency is torch + CUDA, 5 GB, which
+this runner does not need). We only locate the file; importing ``silero_vad`` would import
+torch. ``VOICECLI_SILERO_MODEL`` points at another copy of the file.
+
+The model takes 512 samples at 16 kHz (32 ms) plus the previous 64 samples as context and
+an LSTM state; it returns a speech probability. onnxruntime is imported lazily, so
+``voicecli --help`` never loads it.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from voicecli.audio import MIC_RATE
+from voicecli.errors import ConfigError
+
+CHUNK = 512  # samples per model call at 16 kHz
+CONTEXT = 64
+INSTALL_HINT = "install it with: pip install onnxruntime && pip install --no-deps silero-vad"
+
+
+def model_path() -> Path:
+    """Where ``silero_vad.onnx`` is; ConfigError (with the install line) if nowhere."""
+    override = os.environ.get("VOICECLI_SILERO_MODEL")
+    if override:
+        if not Path(override).is_file():
+            raise ConfigError(f"VOICECLI_SILERO_MODEL: no such file: {override}")
+        return Path(override)
+    spec = importlib.util.find_spec("silero_vad")  # finds the folder without importing it
+    for folder in (spec.submodule_search_locations or []) if spec else []:
+        path = Path(folder) / "data" / "silero_vad.onnx"
+        if path.is_file():
+            return path
+    raise ConfigError(f"the Silero VAD model (silero_vad.onnx) is not installed; {INSTALL_HINT}"
+                      " (or use --headphones / --no-barge-in)")
+
+
+class SileroVad:
+    """Streaming speech probability over 16 kHz int16 audio of any block size."""
+
+    def __init__(self, path: Path | None = None) -> None:
+        try:
+            import onnxruntime as ort
+        except ImportError:
+            raise ConfigError(f"onnxruntime is not installed; {INSTALL_HINT}") from None
+        opts = ort.SessionOptions()
+        # One thread: the model is tiny and runs in the audio thread; a pool would only
+        # add wake-ups and contend with the canceller on small machines.
+        opts.intra_op_num_threads = 1
+        opts.inter_op_num_threads = 1
+        self._session: Any = ort.InferenceSession(str(path or model_path()), opts,
+                                                  providers=["CPUExecutionProvider"])
+        self._sr = np.array(MIC_RATE, dtype=np.int64)
+        self._input = np.zeros((1, CONTEXT + CHUNK), dtype=np.float32)
+        self._fill = 0  # new samples in _input[0, CONTEXT:]
+        self.reset()
+
+    def reset(self) -> None:
+        self._state = np.zeros((2, 1, 128), dtype=np.float32)
+        self._input[:] = 0
+        self._fill = 0
+        self.probability = 0.0
+
+    def process(self, samples: np.ndarray) -> float:
+        """Feed int16 samples; returns the probability of the latest complete 32 ms chunk."""
+        pos = 0
+        while pos < len(samples):
+            take = min(CHUNK - self._fill, len(samples) - pos)
+            start = CONTEXT + self._fill
+            self._input[0, start:start + take] = samples[pos:pos + take] / 32768.0
+            self._fill += take
+            pos += take
+            if self._fill == CHUNK:
+                out, self._state = self._session.run(
+                    None, {"input": self._input, "state": self._state, "sr": self._sr})
+                self.probability = float(out[0, 0])
+                self._input[0, :CONTEXT] = self._input[0, -CONTEXT:]  # context for the next
+                self._fill = 0
+        return self.probability
