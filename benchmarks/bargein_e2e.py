@@ -1,6 +1,6 @@
 """Barge-in latency through the real audio path, on the virtual sound card.
 
-    python benchmarks/bargein_e2e.py [--trials 12] [--seed 1]
+    python benchmarks/bargein_e2e.py [--trials 12] [--seed 1] [--echo [--echo-volume 50]]
 
 One ``voicecli chat`` process (real CLI, real google-genai SDK, real sounddevice) talks to the
 built-in emulator on the PulseAudio virtual devices (scripts/virtual-audio.sh). Each trial
@@ -12,6 +12,14 @@ on the microphone (``vmic_feed.monitor``), to the start of the silence at the sp
 A trial also checks that nothing of the interrupted reply plays afterwards (``leaks``).
 The last line printed is JSON: ``median_ms``, ``p90_ms``, ``worst_ms``, ``trials``, ``leaks``,
 and how many interruptions voicecli made itself (``local_interrupts``) or got from the server.
+
+``--echo``: the same with an acoustic echo path inside PulseAudio (a loopback from the
+speaker's monitor into the microphone, ``--echo-volume`` percent: 50 % = -18 dB, ~50 ms),
+voicecli in its default mode (echo canceller on). Each trial is followed by a reply that
+nobody talks over: it must play to its end (no local interruption, no server
+interruption: the echo must not reach the server's voice detector either). Last line:
+``median_ms``, ``worst_ms``, ``trials``, ``self_interruptions`` (over ``clean_replies``),
+plus ``p90_ms``, ``leaks``, ``resumed``.
 """
 
 from __future__ import annotations
@@ -33,14 +41,116 @@ INTERRUPTIONS = [
     "Stop, wait a moment.", "Hold on, hold on.", "Sorry, can I ask something?",
     "No no, that is not it.", "Excuse me, one question.", "Wait, go back please.",
 ]
+PROMPTS = ["Tell me more about that.", "Go on please.", "And what else?"]
+
+
+def run_echo(args: argparse.Namespace, env: dict[str, str]) -> int:
+    """Barge-in latency and self-interruptions with an echo path (see the docstring)."""
+    from helpers import start_chat, stop_chat
+
+    from voicecli.emulator import EmulatorConfig, EmulatorThread
+
+    rng = random.Random(args.seed)
+    latencies: list[float] = []
+    leaks = 0
+    clean: list[tuple[float, float, bool]] = []  # (wall start, wall end, played to its end)
+    scenario = Path(__file__).parent / "scenarios" / "long-replies.toml"
+    with EmulatorThread(EmulatorConfig(scenario=scenario)) as emu, \
+            ah.echo_path(volume_percent=args.echo_volume), ah.SpeakerRecorder() as spk, \
+            ah.SpeakerRecorder(source="vmic_feed.monitor", rate=16000) as mic:
+        proc = start_chat(emu, env, "--format", "jsonl")
+        conn = emu.connections[0]
+
+        def reply_started(k: int) -> bool:
+            return ah.wait_until(lambda: len(conn.replies) > k
+                                 and conn.replies[k].started_at is not None, 30)
+
+        def left_alone(k: int) -> None:
+            """Reply k plays with nobody talking: it must play to its end."""
+            reply = conn.replies[k]
+            wall_start = time.time() - (time.monotonic() - reply.started_at)
+            ah.wait_until(lambda: reply.sent_bytes >= len(reply.pcm) or reply.interrupted, 60)
+            end = spk.wait_for_silence(hold_ms=700, timeout=60, after=reply.started_at + 0.5)
+            played = end - reply.started_at
+            full = not reply.interrupted and played >= reply.duration_s - 0.5
+            clean.append((wall_start, time.time(), full))
+            print(f"reply left alone: played {played:.1f} of {reply.duration_s:.1f} s"
+                  f"{'' if full else '  CUT'}", file=sys.stderr)
+
+        # The first reply is left alone too: the canceller converges on it (the first
+        # seconds of a session are guarded: barge-in is stricter there, see audio/vad.py).
+        ah.play_into_mic(ah.speech_wav("Hello, can you hear me?")).wait(10)
+        if reply_started(0):
+            left_alone(0)
+        for trial in range(args.trials):
+            k = 2 * trial + 1  # reply k is talked over; reply k + 1 is left alone
+            ah.play_into_mic(ah.speech_wav(rng.choice(PROMPTS))).wait(10)
+            if not reply_started(k):
+                print(f"trial {trial}: no reply started", file=sys.stderr)
+                break
+            spk.wait_for_sound(timeout=10)
+            time.sleep(rng.uniform(0.6, 1.6))
+            mark = time.monotonic()
+            ah.play_into_mic(ah.speech_wav(rng.choice(INTERRUPTIONS))).wait(10)
+            talk_end = time.monotonic()
+            t = ah.first_sound(mic.audio[max(0, mic.index_of(mark)):], 16000)
+            onset = mic.time_of(mic.index_of(mark) + t * 16000) if t is not None else None
+            if not reply_started(k + 1):
+                print(f"trial {trial}: no answer to the interruption", file=sys.stderr)
+                break
+            answer = conn.replies[k + 1]
+            print(f"  the answer started {answer.started_at - talk_end:.2f} s after the user's"
+                  " speech", file=sys.stderr)
+            if onset is not None:
+                cut = ah.silence_after(spk.audio, spk.rate, onset - spk.t0, hold_ms=300)
+                if cut is not None:
+                    cut_t = spk.time_of(cut * spk.rate)
+                    latencies.append(max(0.0, cut_t - onset) * 1000)
+                    gap = spk.audio[spk.index_of(cut_t + 0.05):spk.index_of(answer.started_at)]
+                    leaked = len(gap) > 0 and int(abs(gap.astype(int)).max()) > 300
+                    leaks += leaked
+                    print(f"trial {trial + 1}: {latencies[-1]:6.1f} ms"
+                          f"{'  LEAK' if leaked else ''}", file=sys.stderr)
+            left_alone(k + 1)
+        out, _ = stop_chat(proc)
+    rows = [json.loads(line) for line in out.splitlines()]
+    local = [r["ts"] for r in rows if r["type"] == "interrupted" and r["source"] == "local"]
+    for r in rows:
+        if r["type"] in ("interrupted", "barge_in_resumed", "barge_in_confirmed"):
+            print(f"  {r}", file=sys.stderr)
+    for a, b, full in clean:
+        print(f"  clean window {a:.2f}-{b:.2f} full={full}", file=sys.stderr)
+    self_int = sum(1 for a, b, full in clean if not full or any(a <= t <= b for t in local))
+    if not latencies:
+        print(json.dumps({"error": "no trial completed"}))
+        return 1
+    ordered = sorted(latencies)
+    print(json.dumps({
+        "median_ms": round(statistics.median(ordered), 1),
+        "p90_ms": round(ordered[min(len(ordered) - 1, int(0.9 * len(ordered)))], 1),
+        "worst_ms": round(ordered[-1], 1),
+        "trials": len(ordered),
+        "self_interruptions": self_int,
+        "clean_replies": len(clean),
+        "leaks": leaks,
+        "resumed": sum(r["type"] == "barge_in_resumed" for r in rows),
+        "echo_volume_percent": args.echo_volume,
+    }))
+    return 0
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--trials", type=int, default=12)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--echo", action="store_true",
+                        help="with an echo path from the speaker into the microphone")
+    parser.add_argument("--echo-volume", type=int, default=50,
+                        help="echo loudness, PulseAudio percent (30 = -31 dB, 50 = -18 dB)")
     args = parser.parse_args()
     env = ah.ensure_virtual_audio()
+    if args.echo:
+        return run_echo(args, env)
 
     from helpers import start_chat, stop_chat
 

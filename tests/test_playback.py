@@ -69,3 +69,30 @@ def test_is_playing_grace():
     buf.read_into(np.empty(480, dtype=np.int16))
     assert not buf.is_playing()
     assert buf.is_playing(0.5)
+
+
+def test_hold_silences_keeps_audio_and_resumes_where_it_stopped():
+    pb = PlaybackBuffer(1000, prebuffer_ms=0)
+    pb.push(np.arange(1, 101, dtype=np.int16), turn=1)
+    out = np.zeros(10, dtype=np.int16)
+    pb.read_into(out)
+    assert out[0] == 1
+    assert pb.hold() == 1 and pb.held
+    assert pb.hold() is None  # already held
+    assert pb.read_into(out) == 0 and not out.any()  # silent at once
+    assert pb.push(np.arange(101, 111, dtype=np.int16), turn=1)  # the turn keeps coming
+    assert not pb.is_playing()
+    pb.resume()
+    pb.read_into(out)
+    assert out[0] == 11  # where it stopped
+    assert pb.buffered_frames == 100 - 20 + 10
+
+
+def test_discard_drops_the_held_turn_and_its_late_audio():
+    pb = PlaybackBuffer(1000, prebuffer_ms=0)
+    pb.push(np.ones(100, dtype=np.int16), turn=3)
+    assert pb.hold() == 3
+    assert pb.discard() == 3
+    assert not pb.held and pb.buffered_frames == 0
+    assert not pb.push(np.ones(10, dtype=np.int16), turn=3)
+    assert pb.push(np.ones(10, dtype=np.int16), turn=4)

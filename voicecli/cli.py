@@ -255,6 +255,31 @@ def emulator(
                                  interrupt_delay_ms=interrupt_delay_ms))
 
 
+@app.command()
+@friendly_errors
+def doctor(
+    echo: Annotated[bool, typer.Option("--echo", help="Play a short chirp, measure the echo "
+                                       "from the speaker into the microphone and whether "
+                                       "open-speaker barge-in will work here.")] = False,
+    input_device: Annotated[str | None, typer.Option(help="Microphone: index or name "
+                                                          "substring.")] = None,
+    output_device: Annotated[str | None, typer.Option(help="Speaker: index or name "
+                                                           "substring.")] = None,
+) -> None:
+    """Check this machine for voicecli."""
+    if not echo:
+        raise UserError("nothing to check yet; try 'voicecli doctor --echo'")
+    from voicecli.audio import devices
+    from voicecli.audio.echo_check import measure
+
+    typer.echo("[doctor] playing a 5 s probe on the speaker; stay quiet...", err=True)
+    report = measure(devices.resolve_device(input_device, "input"),
+                     devices.resolve_device(output_device, "output"))
+    for line in report.lines():
+        typer.echo(line)
+    raise typer.Exit(0 if report.works else 1)
+
+
 def main() -> None:
     app()
 

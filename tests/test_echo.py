@@ -1,0 +1,88 @@
+"""The echo canceller, its reference alignment, the echo gate and doctor --echo's analysis:
+pure, no devices (livekit's AEC3 runs on arrays)."""
+
+import numpy as np
+
+from voicecli.audio.echo import (
+    CAPTURE_FRAME,
+    CapturePath,
+    EchoCanceller,
+    EchoGate,
+    ReferenceAligner,
+    ReferenceTap,
+    level_db,
+)
+from voicecli.audio.echo_check import analyze, probe
+from voicecli.audio.resample import resample
+
+
+def speechlike(seconds: float, rate: int, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    n = int(seconds * rate)
+    x = rng.standard_normal(n) * (0.55 + 0.45 * np.sin(2 * np.pi * 4 * np.arange(n) / rate)) ** 2
+    return (x / np.sqrt(np.mean(x**2)) * 0.1 * 32767).astype(np.int16)
+
+
+def echo_of(played24: np.ndarray, delay_s: float, gain_db: float) -> np.ndarray:
+    y = resample(played24, 24000, 16000).astype(np.float64) * 10 ** (gain_db / 20)
+    d = int(delay_s * 16000)
+    return np.concatenate([np.zeros(d), y])[: len(y)].astype(np.int16)
+
+
+def test_canceller_removes_a_delayed_echo_fed_through_the_capture_path():
+    played = speechlike(6, 24000)
+    mic = echo_of(played, 0.08, -10)
+    tap = ReferenceTap()
+    path = CapturePath(EchoCanceller(24000), tap)
+    out = []
+    for k in range(len(mic) // 320):  # 20 ms blocks, as the callbacks deliver them
+        t = k * 0.02
+        tap.write(played[k * 480:(k + 1) * 480], t)
+        out.append(path.process(mic[k * 320:(k + 1) * 320], t + 0.02))
+    cancelled = np.concatenate(out)
+    last = slice(-2 * 16000, None)
+    assert level_db(mic[last]) - level_db(cancelled[last]) > 20  # converged: > 20 dB removed
+    assert path.played_s > 5
+
+
+def test_aligner_releases_reference_up_to_the_capture_time_plus_lead():
+    al = ReferenceAligner(24000, lead_s=0.03)
+    for k in range(10):
+        assert not al.add(np.full(480, k, dtype=np.int16), 1.0 + k * 0.02)
+    frames = al.release(1.05)  # reference that played before 1.05 s (+30 ms lead)
+    assert len(frames) == 8 and all(len(f) == 240 for f in frames)
+    assert al.release(1.05) == []
+    # A gap in the output (an underrun) is filled with silence; a jump back resets.
+    assert not al.add(np.ones(480, dtype=np.int16), 1.0 + 10 * 0.02 + 0.1)
+    assert al.add(np.ones(480, dtype=np.int16), 0.5) and al.discontinuities == 1
+
+
+def test_echo_gate_learns_the_echo_level():
+    gate = EchoGate(margin_db=10)
+    assert not gate.passes(-20, -25)  # nothing learnt yet: do not trust the raw mic
+    for _ in range(60):
+        gate.update(-20, -50)  # the mic hears the reply 30 dB down
+    assert not gate.passes(-20, -45)  # echo-ish level
+    assert gate.passes(-20, -30)  # a voice well above any echo
+    assert gate.passes(-90, -50)  # nothing played: no echo possible
+
+
+def test_doctor_analysis_finds_delay_and_cancellation():
+    played = probe(24000)
+    rep = analyze(played, 24000, echo_of(played, 0.12, -12))
+    assert rep.echo_heard and abs(rep.delay_ms - 120) < 5
+    assert abs(rep.echo_db + 12) < 3
+    assert rep.works and rep.erle_db > 20
+    assert any("should work" in line for line in rep.lines())
+
+
+def test_doctor_analysis_without_echo():
+    played = probe(16000)
+    quiet = (np.random.default_rng(1).standard_normal(len(played)) * 3).astype(np.int16)
+    rep = analyze(played, 16000, quiet)
+    assert not rep.echo_heard and rep.works
+    assert "none heard" in rep.lines()[0]
+
+
+def test_capture_frame_is_10_ms():
+    assert CAPTURE_FRAME == 160
