@@ -17,7 +17,8 @@ def test_help_is_fast_and_does_not_import_the_sdk():
             "try: app()\nexcept SystemExit: pass\n"
             "assert 'google.genai' not in sys.modules, 'genai imported';"
             "assert 'sounddevice' not in sys.modules, 'sounddevice imported';"
-            "assert 'onnxruntime' not in sys.modules")
+            "assert 'onnxruntime' not in sys.modules;"
+            "assert 'livekit' not in sys.modules, 'livekit imported'")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           cwd=ROOT)
     assert proc.returncode == 0, proc.stderr

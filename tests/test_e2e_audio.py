@@ -30,8 +30,10 @@ def test_conversation_through_devices(virtual_audio, tmp_path):
     transcript = tmp_path / "talk.txt"
     question = speech_wav("Hello, can you hear me?")
     with EmulatorThread(EmulatorConfig()) as emu, SpeakerRecorder() as rec:
+        # --headphones: the raw microphone path, checked sample for sample below (the
+        # default echo canceller filters the audio; tests/test_e2e_echo.py covers it).
         proc = start_chat(emu, virtual_audio, "--format", "jsonl", "--transcript",
-                          str(transcript))
+                          str(transcript), "--headphones")
         play_into_mic(question).wait(10)
         rec.wait_for_sound(timeout=15)
         conn = emu.connections[0]

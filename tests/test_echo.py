@@ -86,3 +86,46 @@ def test_doctor_analysis_without_echo():
 
 def test_capture_frame_is_10_ms():
     assert CAPTURE_FRAME == 160
+
+
+def test_missing_echo_canceller_fails_loudly_suggesting_headphones(monkeypatch):
+    import sys
+
+    import pytest
+
+    from voicecli.errors import ConfigError
+
+    monkeypatch.setitem(sys.modules, "livekit", None)  # import livekit -> ImportError
+    with pytest.raises(ConfigError, match="--headphones"):
+        EchoCanceller(24000)
+
+
+def test_missing_silero_model_names_the_install_line(monkeypatch, tmp_path):
+    import pytest
+
+    from voicecli.audio import silero
+    from voicecli.errors import ConfigError
+
+    monkeypatch.setenv("VOICECLI_SILERO_MODEL", str(tmp_path / "nope.onnx"))
+    with pytest.raises(ConfigError, match="no such file"):
+        silero.model_path()
+    monkeypatch.delenv("VOICECLI_SILERO_MODEL")
+    monkeypatch.setattr(silero.importlib.util, "find_spec", lambda name: None)
+    with pytest.raises(ConfigError, match="--no-deps silero-vad"):
+        silero.model_path()
+
+
+def test_silero_hears_a_voice_not_silence():
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from audio_harness import read_wav, speech_wav
+
+    from voicecli.audio.silero import SileroVad
+
+    vad = SileroVad()
+    assert vad.process(np.zeros(1600, dtype=np.int16)) < 0.1
+    voice, _ = read_wav(speech_wav("Hello, can you hear me?"))
+    probs = [vad.process(voice[i:i + 512]) for i in range(0, len(voice) - 512, 512)]
+    assert max(probs) > 0.8

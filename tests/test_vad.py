@@ -154,3 +154,29 @@ def test_half_duplex_mutes_while_playing_only():
     playback.push(np.full(24000, 500, dtype=np.int16), turn=1)
     mic.process(np.concatenate([LOUD] * 2))
     assert not any(chunks[-1])  # the assistant speaks: silence goes out
+
+
+class PassThroughCapture:
+    """A stand-in for echo.CapturePath: no echo to remove."""
+
+    discontinuity = False
+    raw_passes_gate = True
+
+    def process(self, frame, end_t):
+        return frame
+
+
+def test_server_hears_silence_during_the_reply_until_the_user_talks():
+    playback = PlaybackBuffer(24000, prebuffer_ms=0)
+    playback.push(np.full(240000, 500, dtype=np.int16), turn=1)
+    chunks: list[bytes] = []
+    det = BargeInDetector(energy_vad, BargeInConfig(min_speech_ms=40))
+    mic = MicPipeline(playback, det, chunks.append, lambda t: None,
+                      capture=PassThroughCapture())
+    faint = np.full(FRAME_SAMPLES, 300, dtype=np.int16)  # residual echo, not speech
+    mic.process(np.concatenate([faint] * 4))
+    assert chunks and not any(b"".join(chunks))  # the echo residue never leaves
+    mic.process(np.concatenate([LOUD] * 2))
+    sent = np.frombuffer(b"".join(chunks[2:]), dtype=np.int16)
+    # The held-back 80 ms (preroll) and the speech itself go out once speech is heard.
+    assert (sent == 300).sum() == 4 * FRAME_SAMPLES and (sent == 3000).sum() >= FRAME_SAMPLES

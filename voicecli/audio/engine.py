@@ -17,6 +17,7 @@ from __future__ import annotations
 import threading
 import time
 import wave
+from collections import deque
 from collections.abc import Callable
 from typing import Any, BinaryIO, Protocol
 
@@ -35,6 +36,9 @@ OnBargeIn = Callable[[int | None], None]
 
 CHUNK_FRAMES = 2  # 2 × 20 ms = 40 ms per message to the server
 PLAYING_GRACE_S = 0.15  # a reply counts as playing this long after its last sample
+UPSTREAM_HANG_MS = 400  # after speech, keep sending the mic for this long (pauses in words)
+ECHO_TAIL_MS = 400  # the echo of a reply lasts this long after its last sample
+PREROLL_MS = 300  # mic audio kept while gated, sent when speech starts
 CONVERGE_S = 6.0  # AEC3 needs 1–6 s of playback to converge: be strict meanwhile
 
 
@@ -44,7 +48,8 @@ class MicPipeline:
     Runs in the capture thread. ``capture``: the echo canceller's capture side (None in
     headphones mode). ``half_duplex``: send silence while the assistant speaks.
     ``speech_ms``: voiced audio heard since the last barge-in (the event loop reads it to
-    tell a real interruption from a cough).
+    tell a real interruption from a cough). With a canceller, the server gets silence while
+    the reply plays and nobody talks (see ``_gate_upstream``).
     """
 
     def __init__(self, playback: PlaybackBuffer, detector: BargeInDetector | None,
@@ -60,6 +65,9 @@ class MicPipeline:
         self.level_dbfs = -120.0
         self.speech_ms = 0
         self._xrun = False
+        self._talk_ms = 0
+        self._echo_tail_ms = 0
+        self._preroll: deque[bytes] = deque(maxlen=PREROLL_MS // FRAME_MS)
         self._splitter = FrameSplitter(FRAME_SAMPLES)
         self._pending: list[bytes] = []
 
@@ -81,6 +89,26 @@ class MicPipeline:
                     self.capture.discontinuity = False
                     self._xrun = True
             self._frame(frame, raw)
+
+    def _gate_upstream(self, playing: bool, det: BargeInDetector | None) -> bool:
+        """Send silence instead of the mic while the reply plays and nobody talks.
+
+        Whatever echo the canceller leaves (a transient after an xrun, a delay jump) would
+        otherwise reach the server's voice detector, and the server would interrupt its own
+        reply. The last 300 ms are kept and sent as soon as the local detector hears speech,
+        so the server still gets the user's first syllable.
+        """
+        if self.capture is None or det is None:
+            return False
+        if det.last_speech:
+            self._talk_ms = UPSTREAM_HANG_MS
+        else:
+            self._talk_ms = max(0, self._talk_ms - FRAME_MS)
+        if playing:
+            self._echo_tail_ms = ECHO_TAIL_MS
+        else:
+            self._echo_tail_ms = max(0, self._echo_tail_ms - FRAME_MS)
+        return self._echo_tail_ms > 0 and self._talk_ms == 0
 
     def _raw_speech(self, raw: np.ndarray) -> bool:
         """While the detector is guarded: speech on the raw mic, louder than any echo."""
@@ -106,7 +134,15 @@ class MicPipeline:
                     self.on_barge_in(turn)
             elif det.last_speech:
                 self.speech_ms += FRAME_MS
-        self._pending.append(bytes(FRAME_SAMPLES * 2) if muted else frame.tobytes())
+        if muted:
+            self._pending.append(bytes(FRAME_SAMPLES * 2))
+        elif self._gate_upstream(playing, det):
+            self._preroll.append(frame.tobytes())
+            self._pending.append(bytes(FRAME_SAMPLES * 2))
+        else:
+            self._pending.extend(self._preroll)  # the onset the server has not heard yet
+            self._preroll.clear()
+            self._pending.append(frame.tobytes())
         if len(self._pending) >= CHUNK_FRAMES:
             self.on_chunk(b"".join(self._pending))
             self._pending.clear()
