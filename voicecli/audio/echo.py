@@ -230,5 +230,6 @@ class CapturePath:
         # Echo heard now was played up to 400 ms ago: compare with the loudest of that.
         ref_db, mic_db = max(self._ref_db), level_db(frame)
         self.raw_passes_gate = self.gate.passes(ref_db, mic_db)
-        self.gate.update(ref_db, mic_db)
+        if not self.raw_passes_gate:  # learn the echo from echo, not from the user's voice
+            self.gate.update(ref_db, mic_db)
         return out
