@@ -99,8 +99,10 @@ class ReferenceAligner:
     cancelled; an early one only shifts the delay AEC3 estimates).
     """
 
-    def __init__(self, rate: int, lead_s: float = 0.03, max_gap_s: float = 0.5) -> None:
+    def __init__(self, rate: int, lead_s: float = 0.03, max_gap_s: float = 0.5,
+                 jitter_s: float = 0.02) -> None:
         self.rate = rate
+        self.jitter_s = jitter_s
         self.frame = rate // 100
         self.lead_s = lead_s
         self.max_gap_s = max_gap_s
@@ -115,7 +117,9 @@ class ReferenceAligner:
         jump = False
         if self._next_t is not None:
             gap = t - self._next_t
-            slack = 2.0 / self.rate + 0.002  # clock jitter in the reported times
+            # Consecutive blocks are contiguous in samples; the reported DAC times jitter by
+            # several ms (seen: 5-6 ms on PulseAudio), which is no reason to re-align.
+            slack = self.jitter_s
             if gap > slack and gap < self.max_gap_s:
                 self._append(np.zeros(round(gap * self.rate), dtype=np.int16))
             elif abs(gap) > slack:
