@@ -171,28 +171,38 @@ class ChatRunner:
         creds = self.settings.credentials
         return redact(text, [creds.api_key, *(v for _, v in creds.headers)])
 
-    async def _run_session(self) -> None:
-        from voicecli.live import client as live_client
-        from voicecli.live.errors import describe_failure
-
+    # -- hooks a variant of the session (voicecli.translate) replaces ------------------
+    def _make_mic(self) -> MicPipeline:
         detector = (BargeInDetector(webrtc_is_speech()) if self.settings.barge_in else None)
-        mic = MicPipeline(
+        return MicPipeline(
             self.player.playback, detector,
             on_chunk=lambda pcm: self._threadsafe(self._mic_queue.put_nowait, pcm),
             on_barge_in=lambda turn: self._threadsafe(self._on_local_barge_in, turn),
         )
+
+    def _live_config(self, live_client: Any) -> Any:
+        return live_client.make_config(self.settings, self.tools)
+
+    def _on_connected(self, session: Any, mic: MicPipeline) -> None:
+        """The session is up: announce it and start the audio ends."""
+        self.bus.emit(ev.SessionStarted(model=self.settings.model, voice=self.settings.voice,
+                                        session_id=getattr(session, "session_id", None)))
+        self.sink.start(self.player.playback)
+        self.source.start(mic)
+        self.bus.emit(ev.Status(state="listening", detail="speak now; Ctrl-C to quit"))
+
+    async def _run_session(self) -> None:
+        from voicecli.live import client as live_client
+        from voicecli.live.errors import describe_failure
+
+        mic = self._make_mic()
         self.bus.emit(ev.Status(state="connecting", detail=self.endpoint))
         client = live_client.make_client(self.settings.credentials)
-        config = live_client.make_config(self.settings, self.tools)
+        config = self._live_config(live_client)
         try:
             async with client.aio.live.connect(model=self.settings.model, config=config) as session:
                 self._session = session
-                self.bus.emit(ev.SessionStarted(model=self.settings.model,
-                                                voice=self.settings.voice,
-                                                session_id=getattr(session, "session_id", None)))
-                self.sink.start(self.player.playback)
-                self.source.start(mic)
-                self.bus.emit(ev.Status(state="listening", detail="speak now; Ctrl-C to quit"))
+                self._on_connected(session, mic)
                 await self._until_done()
         except UserError:
             raise

@@ -38,6 +38,7 @@ class SessionStarted(Event):
     model: str
     voice: str | None = None
     session_id: str | None = None
+    detail: str = ""  # e.g. "translate to de" or "interpreter prompt on gemini-3.8-live"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -141,5 +142,50 @@ class ErrorEvent(Event):
     fatal: bool = False
 
 
+@dataclass(frozen=True, kw_only=True)
+class SourceText(Event):
+    """What the speaker said, in their language (translate mode, from input transcription).
+
+    ``start_s``/``end_s``: where it was heard in the input stream (seconds of microphone or
+    file audio sent); set on final lines only. The server transcribes with a lag, so these
+    are when the words were recognised, not when they began.
+    """
+
+    type: ClassVar[str] = "source_text"
+    text: str
+    final: bool = True
+    start_s: float | None = None
+    end_s: float | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class Translation(Event):
+    """The translation of the speech (translate mode, from output transcription).
+
+    ``start_s``/``end_s``: where its audio plays in the output stream (seconds since the
+    speaker or ``--output`` file started); set on final lines, which come once the audio has
+    played. Subtitles take their cue times from these.
+    """
+
+    type: ClassVar[str] = "translation"
+    text: str
+    final: bool = True
+    start_s: float | None = None
+    end_s: float | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class Progress(Event):
+    """How far a finite input (``--input FILE``) has been sent: ``position_s`` of ``duration_s``.
+
+    ``catching_up`` is True once the input is done and the translation is still coming.
+    """
+
+    type: ClassVar[str] = "progress"
+    position_s: float
+    duration_s: float
+    catching_up: bool = False
+
+
 # Events that never go to JSONL: high-rate or internal.
-NOT_IN_JSONL = frozenset({AssistantAudio.type})
+NOT_IN_JSONL = frozenset({AssistantAudio.type, Progress.type})

@@ -237,6 +237,16 @@ class FileSource:
         self._pos = 0
         self._pacer = _Pacer("file-source", speed)
 
+    @property
+    def duration_s(self) -> float | None:
+        """Length of the file (None for stdin)."""
+        return None if self._samples is None else len(self._samples) / MIC_RATE
+
+    @property
+    def position_s(self) -> float:
+        """How much of the input has been fed so far."""
+        return self._pos / MIC_RATE
+
     def _next(self) -> np.ndarray | None:
         if self._samples is not None:
             chunk = self._samples[self._pos:self._pos + FRAME_SAMPLES]
@@ -264,10 +274,12 @@ class FileSource:
 
 
 class FileSink:
-    """Writes what the speaker would play to a 24 kHz WAV, from the first reply sample on."""
+    """Writes what the speaker would play to a 24 kHz WAV, from the first reply sample on
+    (``keep_leading``: from the moment it starts, so the WAV lines up with the input)."""
 
-    def __init__(self, path: str, speed: float = 1.0) -> None:
+    def __init__(self, path: str, speed: float = 1.0, keep_leading: bool = False) -> None:
         self.path = path
+        self.keep_leading = keep_leading
         self.rate = SPEAKER_RATE
         self._recorded: list[np.ndarray] = []
         self._pacer = _Pacer("file-sink", speed)
@@ -276,7 +288,7 @@ class FileSink:
         out = np.zeros(self.rate // 50, dtype=np.int16)
 
         def tick() -> None:
-            if playback.read_into(out) or self._recorded:
+            if playback.read_into(out) or self._recorded or self.keep_leading:
                 self._recorded.append(out.copy())
 
         self._pacer.run(tick)

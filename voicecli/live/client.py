@@ -66,3 +66,29 @@ def audio_blob(pcm: bytes) -> types.Blob:
 
 def function_response(call_id: str | None, name: str, result: dict[str, Any]) -> Any:
     return types.FunctionResponse(id=call_id, name=name, response=result)
+
+
+def make_translate_config(target: str, source: str | None = None,
+                          echo_target: bool = False) -> types.LiveConnectConfig:
+    """The translate model's setup: its translation configuration, transcription both ways.
+
+    No voice, tools or system instruction (the model takes none). ``source`` is a hint for
+    the input transcription's language.
+    """
+    return types.LiveConnectConfig(
+        response_modalities=[types.Modality.AUDIO],
+        translation_config=types.TranslationConfig(target_language_code=target,
+                                                   echo_target_language=echo_target),
+        input_audio_transcription=types.AudioTranscriptionConfig(
+            language_codes=[source] if source else None),
+        output_audio_transcription=types.AudioTranscriptionConfig(),
+    )
+
+
+def make_interpreter_config(settings: Settings) -> types.LiveConnectConfig:
+    """A conversational model as an interpreter: ``settings.system_instruction`` holds the
+    interpreter prompt; the user talking over the translation must not cut it off."""
+    config = make_config(settings, {})
+    config.realtime_input_config = types.RealtimeInputConfig(
+        activity_handling=types.ActivityHandling.NO_INTERRUPTION)
+    return config
