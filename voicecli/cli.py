@@ -158,8 +158,10 @@ def _credentials(emu: Any, vertex: bool, base_url: str | None, api_version: str 
     return creds, base_url or ("Vertex AI" if creds.vertex else "the Gemini API")
 
 
-def _open_audio(settings: Any, keep_leading: bool = False) -> tuple[Any, Any]:
-    """The microphone (or input file) and speaker (or output WAV) of ``settings``."""
+def _open_audio(settings: Any, keep_leading: bool = False,
+                speaker: dict[str, Any] | None = None) -> tuple[Any, Any]:
+    """The microphone (or input file) and speaker (or output WAV) of ``settings``;
+    ``speaker``: DeviceSink options (latency, block_ms)."""
     from voicecli.audio import engine
 
     source: Any
@@ -177,7 +179,8 @@ def _open_audio(settings: Any, keep_leading: bool = False) -> tuple[Any, Any]:
         from voicecli.audio import devices
 
         dev = devices.resolve_device(settings.output_device, "output")
-        sink = engine.DeviceSink(dev, devices.pick_rate(dev, 24000, "output"))
+        sink = engine.DeviceSink(dev, devices.pick_rate(dev, 24000, "output"),
+                                 **(speaker or {}))
     return source, sink
 
 
@@ -297,7 +300,7 @@ def run_translate(settings: Any, options: Any, endpoint: str, subtitles: str | N
     from voicecli.ui.subtitles import SubtitleWriter
     from voicecli.ui.translate_view import BilingualView, ProgressView
 
-    source, sink = _open_audio(settings, keep_leading=True)
+    source, sink = _open_audio(settings, keep_leading=True, speaker=tr.SPEAKER)
     sinks: list[Any] = []
     if settings.input_file not in (None, "-"):
         sinks.append(ProgressView(quiet=quiet))  # before StatusView: see ProgressView

@@ -96,15 +96,18 @@ class Sink(Protocol):
 
 
 class _DeviceStream:
-    """One mono int16 PortAudio stream with 20 ms blocks; counts xruns. Subclasses say which."""
+    """One mono int16 PortAudio stream with 20 ms blocks (``block_ms``); counts xruns.
+    Subclasses say which."""
 
     kind = "input"
     what = "the microphone"
 
-    def __init__(self, device: int | None, rate: int, latency: str | float = "high") -> None:
+    def __init__(self, device: int | None, rate: int, latency: str | float = "high",
+                 block_ms: int = 20) -> None:
         self.device = device
         self.rate = rate
         self.latency = latency
+        self.block_ms = block_ms
         self.xruns = 0
         self._stream: Any = None
 
@@ -122,7 +125,7 @@ class _DeviceStream:
         try:
             self._stream = cls(device=self.device, samplerate=self.rate, channels=1,
                                dtype="int16", latency=self.latency,
-                               blocksize=self.rate // 50, callback=callback)
+                               blocksize=self.rate * self.block_ms // 1000, callback=callback)
             self._stream.start()
         except (s.PortAudioError, ValueError) as exc:
             raise DeviceError(f"cannot open {self.what}: {exc}") from None
@@ -157,8 +160,8 @@ class DeviceSink(_DeviceStream):
     what = "the speaker"
 
     def __init__(self, device: int | None, rate: int = SPEAKER_RATE,
-                 latency: str | float = "high") -> None:
-        super().__init__(device, rate, latency)
+                 latency: str | float = "high", block_ms: int = 20) -> None:
+        super().__init__(device, rate, latency, block_ms)
 
     def start(self, playback: PlaybackBuffer) -> None:
         self._open(playback.read_into)
