@@ -187,6 +187,7 @@ def test_conversational_model_gets_an_interpreter_prompt(tmp_path):
 
 
 def test_translate_errors_are_one_line():
+    assert "--to" in run_cli("translate", "--help").stdout
     proc = run_cli("translate", "--emulator")
     assert_one_line_error(proc, "--to is required", "languages --translate")
     proc = run_cli("translate", "--emulator", "--to", "germna")
