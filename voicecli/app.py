@@ -69,10 +69,7 @@ class ChatRunner:
 
     # -- controls (called by the live view, on the loop's thread) -------------------------
     def send_text(self, text: str) -> None:
-        """Send a typed line into the live session; the microphone stays live."""
-        if self._session is None:
-            self.bus.emit(ev.ErrorEvent(message="not connected yet; try again in a moment"))
-            return
+        """Send a typed line into the live session (queued until it is connected)."""
         self.bus.emit(ev.TextInput(text=text))
         self._mic_queue.put_nowait(("text", text))
 
@@ -85,7 +82,7 @@ class ChatRunner:
 
     def set_talking(self, active: bool) -> None:
         """Push-to-talk: send activity start (then open the mic) or close it and send end."""
-        if not self.settings.push_to_talk or active == self._talking or self._session is None:
+        if not self.settings.push_to_talk or active == self._talking:
             return
         self._talking = active
         if active:

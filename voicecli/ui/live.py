@@ -267,9 +267,11 @@ class LiveView:
         level = None if self.text_only else self.controls.level_dbfs()
         shown = shown_state(self.state, muted=self.muted, level_dbfs=level or -120.0,
                             playing=self.controls.is_playing())
-        line = status_line(shown, width=self._width(), level_dbfs=level, model=self.model,
+        # One column short of the edge: writing the last column makes some terminals wrap.
+        width = max(10, self._width() - 1)
+        line = status_line(shown, width=width, level_dbfs=level, model=self.model,
                            voice=self.voice, tokens=self.tokens, ptt=self.push_to_talk)
-        return [("class:status", line.ljust(self._width()))]
+        return [("class:status", line.ljust(width))]
 
     def _tick(self) -> None:
         if self.push_to_talk:
@@ -335,8 +337,6 @@ class LiveView:
                 self.muted = muted
                 self._print([("class:dim", "[microphone muted]" if muted
                               else "[microphone on]")])
-            case ev.TextInput(text=text):
-                self._print([("class:you", "You (typed):"), ("", f" {text}")])
             case ev.TurnComplete(usage=usage) if usage is not None:
                 self.tokens += usage.total_tokens or 0
             case ev.ErrorEvent(message=message):
