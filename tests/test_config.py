@@ -32,7 +32,7 @@ def test_profiles_layer_over_the_file_and_under_env():
     assert r.sources["model"] == "profile work"
     assert config.merge({}, {"VOICECLI_PROFILE": "work"}, FILE)["model"] == "from-profile"
     assert config.merge({}, {"VOICECLI_MODEL": "e"}, FILE, profile="work")["model"] == "e"
-    with pytest.raises(ConfigError, match="no profile 'home'.*work"):
+    with pytest.raises(ConfigError, match=r"no profile 'home'.*work"):
         config.merge({}, {}, FILE, profile="home")
 
 
@@ -61,7 +61,7 @@ def test_api_key_needs_owner_only_permissions(tmp_path):
     assert oct(path.stat().st_mode & 0o777) == "0o600"
     assert config.read_config(path)["api_key"] == "AIza-secret"
     os.chmod(path, 0o644)
-    with pytest.raises(ConfigError, match="others can read it.*chmod 600"):
+    with pytest.raises(ConfigError, match=r"others can read it.*chmod 600"):
         config.read_config(path)
     path.write_text('voice = "Kore"\n')  # no secret: any permissions are fine
     assert config.read_config(path) == {"voice": "Kore"}

@@ -6,7 +6,6 @@ Start-up matters: this module imports only typer and voicecli's pure modules; th
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import functools
 import os
@@ -235,6 +234,8 @@ def run_chat(settings: Any, endpoint: str, quiet: bool = False, live: bool = Fal
     ``live``: stdin and stdout are a terminal, so the prompt-toolkit view replaces the
     text and status lines (piped and JSONL outputs are unchanged).
     """
+    import asyncio
+
     from voicecli.app import ChatRunner
     from voicecli.summary import SummarySink
     from voicecli.ui import outputs
@@ -266,6 +267,8 @@ def run_chat(settings: Any, endpoint: str, quiet: bool = False, live: bool = Fal
 
 async def _run_live(runner: Any, view: Any) -> int:
     """Run the session with the live view on the same event loop."""
+    import asyncio
+
     ui = asyncio.create_task(view.run(), name="live-view")
     try:
         return await runner.run()
