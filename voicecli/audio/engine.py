@@ -189,15 +189,16 @@ def read_wav(path: str) -> np.ndarray:
     return resample(data, rate, MIC_RATE)
 
 
-def write_wav(path: str, samples: np.ndarray, rate: int) -> None:
+def write_wav(path: str, samples: np.ndarray, rate: int, flag: str = "--output") -> None:
+    """16-bit WAV: mono for 1-D ``samples``, one channel per column for (n, channels)."""
     try:
         with wave.open(path, "wb") as w:
-            w.setnchannels(1)
+            w.setnchannels(1 if samples.ndim == 1 else samples.shape[1])
             w.setsampwidth(2)
             w.setframerate(rate)
             w.writeframes(samples.astype("<i2").tobytes())
     except OSError as exc:
-        raise DeviceError(f"--output: cannot write {path}: {exc.strerror}") from None
+        raise DeviceError(f"{flag}: cannot write {path}: {exc.strerror}") from None
 
 
 class _Pacer:

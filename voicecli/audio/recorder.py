@@ -13,14 +13,13 @@ import collections
 import tempfile
 import threading
 import time
-import wave
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from voicecli.audio import MIC_RATE
-from voicecli.audio.engine import MicPipeline, Sink, Source
+from voicecli.audio.engine import MicPipeline, Sink, Source, write_wav
 from voicecli.audio.playback import PlaybackBuffer
 from voicecli.audio.resample import resample
 from voicecli.errors import DeviceError
@@ -101,13 +100,7 @@ class SessionRecorder:
         now = time.monotonic()
         stereo = mux_stereo(mic, self.mic.start or now, speaker, self.speaker.start or now, rate)
         try:
-            with wave.open(self.path, "wb") as w:
-                w.setnchannels(2)
-                w.setsampwidth(2)
-                w.setframerate(rate)
-                w.writeframes(stereo.astype("<i2").tobytes())
-        except OSError as exc:
-            raise DeviceError(f"--record: cannot write {self.path}: {exc.strerror}") from None
+            write_wav(self.path, stereo, rate, "--record")
         finally:
             self._tmp.cleanup()
 
