@@ -19,7 +19,7 @@ from typing import Any, BinaryIO, Protocol
 import numpy as np
 
 from voicecli.audio import MIC_RATE, SPEAKER_RATE
-from voicecli.audio.pcm import from_bytes
+from voicecli.audio.pcm import from_bytes, rms_dbfs
 from voicecli.audio.playback import PlaybackBuffer
 from voicecli.audio.resample import StreamResampler, resample
 from voicecli.audio.vad import FRAME_SAMPLES, BargeInDetector, FrameSplitter
@@ -48,7 +48,7 @@ class MicPipeline:
 
     def process(self, samples: np.ndarray) -> None:
         for frame in self._splitter.split(samples):
-            self.level_dbfs = frame_dbfs(frame)  # read by the live view's meter
+            self.level_dbfs = rms_dbfs(frame)  # read by the live view's meter
             if self.detector is not None and not self.muted:
                 playing = self.playback.is_playing(PLAYING_GRACE_S)
                 if self.detector.process(frame, playing):
@@ -58,12 +58,6 @@ class MicPipeline:
             if len(self._pending) >= CHUNK_FRAMES:
                 self.on_chunk(b"".join(self._pending))
                 self._pending.clear()
-
-
-def frame_dbfs(frame: np.ndarray) -> float:
-    """RMS level of an int16 frame in dBFS (−120 for silence)."""
-    ms = float(np.dot(frame, frame.astype(np.float64))) / max(1, len(frame))
-    return 10 * np.log10(ms / 32768.0**2) if ms > 0 else -120.0
 
 
 class Player:
