@@ -54,6 +54,9 @@ def make_config(settings: Settings, tools: dict[str, Tool]) -> types.LiveConnect
     if settings.system_instruction and (info is None or info.system_instruction):
         config.system_instruction = types.Content(
             role="user", parts=[types.Part(text=settings.system_instruction)])
+    if settings.push_to_talk:  # the user says when they talk: activity start/end
+        config.realtime_input_config = types.RealtimeInputConfig(
+            automatic_activity_detection=types.AutomaticActivityDetection(disabled=True))
     if tools and (info is None or info.tools):
         config.tools = [types.Tool(function_declarations=[
             types.FunctionDeclaration(**t.declaration()) for t in tools.values()])]
@@ -92,3 +95,10 @@ def make_interpreter_config(settings: Settings) -> types.LiveConnectConfig:
     config.realtime_input_config = types.RealtimeInputConfig(
         activity_handling=types.ActivityHandling.NO_INTERRUPTION)
     return config
+
+
+def activity(start: bool) -> dict[str, Any]:
+    """``send_realtime_input`` arguments for push-to-talk's activity start or end."""
+    if start:
+        return {"activity_start": types.ActivityStart()}
+    return {"activity_end": types.ActivityEnd()}
