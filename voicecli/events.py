@@ -167,15 +167,10 @@ class ErrorEvent(Event):
 
 
 @dataclass(frozen=True, kw_only=True)
-class SourceText(Event):
-    """What the speaker said, in their language (translate mode, from input transcription).
+class TimedLine(Event):
+    """A line of translate mode: ``final`` is False for in-progress text; final lines carry
+    where they are in the audio (``start_s``/``end_s``, seconds)."""
 
-    ``start_s``/``end_s``: where it was heard in the input stream (seconds of microphone or
-    file audio sent); set on final lines only. The server transcribes with a lag, so these
-    are when the words were recognised, not when they began.
-    """
-
-    type: ClassVar[str] = "source_text"
     text: str
     final: bool = True
     start_s: float | None = None
@@ -183,19 +178,27 @@ class SourceText(Event):
 
 
 @dataclass(frozen=True, kw_only=True)
-class Translation(Event):
-    """The translation of the speech (translate mode, from output transcription).
+class SourceText(TimedLine):
+    """What the speaker said, in their language (from input transcription).
 
-    ``start_s``/``end_s``: where its audio plays in the output stream (seconds since the
-    speaker or ``--output`` file started); set on final lines, which come once the audio has
-    played. Subtitles take their cue times from these.
+    Times are positions in the input stream (seconds of microphone or file audio sent). The
+    server transcribes with a lag, so they say when the words were recognised, not when
+    they began.
+    """
+
+    type: ClassVar[str] = "source_text"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Translation(TimedLine):
+    """The translation of the speech (from output transcription).
+
+    Times are where its audio plays in the output stream (seconds since the speaker or the
+    ``--output`` file started); final lines come once the audio has played. Subtitles take
+    their cue times from these.
     """
 
     type: ClassVar[str] = "translation"
-    text: str
-    final: bool = True
-    start_s: float | None = None
-    end_s: float | None = None
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -127,12 +127,18 @@ def _str(table: dict[str, Any], key: str, where: str, default: str | None = None
     return value
 
 
-def _turn(table: Any, where: str) -> Turn:
+def _table(table: Any, keys: frozenset[str], where: str) -> dict[str, Any]:
+    """``table`` if it is a TOML table with only ``keys`` (typos are caught at start-up)."""
     if not isinstance(table, dict):
         raise ScenarioError(f"{where}: must be a table")
-    unknown = set(table) - _TURN_KEYS
+    unknown = set(table) - keys
     if unknown:
         raise ScenarioError(f"{where}: unknown keys {sorted(unknown)}")
+    return table
+
+
+def _turn(table: Any, where: str) -> Turn:
+    table = _table(table, _TURN_KEYS, where)
     call = None
     if "tool_call" in table:
         spec = table["tool_call"]
@@ -155,11 +161,7 @@ def _turn(table: Any, where: str) -> Turn:
 
 
 def _translation(table: Any, where: str) -> TranslationSpec:
-    if not isinstance(table, dict):
-        raise ScenarioError(f"{where}: must be a table")
-    unknown = set(table) - _TRANSLATION_KEYS
-    if unknown:
-        raise ScenarioError(f"{where}: unknown keys {sorted(unknown)}")
+    table = _table(table, _TRANSLATION_KEYS, where)
     targets = table.get("targets", {})
     if not isinstance(targets, dict) or not all(
             isinstance(k, str) and isinstance(v, str) for k, v in targets.items()):
