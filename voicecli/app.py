@@ -18,7 +18,7 @@ from collections.abc import Callable
 from typing import Any
 
 from voicecli import events as ev
-from voicecli.audio.engine import MicPipeline, Player, Sink, Source, build_mic
+from voicecli.audio.engine import PLAYING_GRACE_S, MicPipeline, Player, Sink, Source, build_mic
 from voicecli.audio.vad import HoldPolicy, hold_decision
 from voicecli.errors import SessionError, UserError
 from voicecli.live.state import ConversationState
@@ -44,12 +44,16 @@ class ChatRunner:
         self.state = ConversationState()
         self.player = Player(sink.rate)
         self._stop = asyncio.Event()
-        self._mic_queue: asyncio.Queue[bytes] = asyncio.Queue()
+        # Mic audio and control messages (text, activity start/end) share one queue, so
+        # they reach the server in the order they happened.
+        self._mic_queue: asyncio.Queue[bytes | tuple[str, str]] = asyncio.Queue()
+        self.mic: MicPipeline | None = None
+        self._user_muted = False
+        self._talking = False
         self._tool_tasks: dict[str, asyncio.Task[None]] = {}
         self._last_server_msg = time.monotonic()
         self._session: Any = None
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._mic: MicPipeline | None = None
         self._hold_task: asyncio.Task[None] | None = None
         self.hold_policy = HoldPolicy()
 
@@ -77,7 +81,7 @@ class ChatRunner:
         The server's ``interrupted`` confirms it meanwhile (see ``dispatch``)."""
         start = time.monotonic()
         while self.state.held_turn:
-            speech_ms = self._mic.speech_ms if self._mic is not None else 0
+            speech_ms = self.mic.speech_ms if self.mic is not None else 0
             verdict = hold_decision(time.monotonic() - start, speech_ms, self.hold_policy)
             playback = self.player.playback
             if verdict == "resume":
@@ -90,6 +94,48 @@ class ChatRunner:
                     self.bus.emit(event)
             else:
                 await asyncio.sleep(0.02)
+
+    # -- controls (called by the live view, on the loop's thread) -------------------------
+    def send_text(self, text: str) -> None:
+        """Send a typed line into the live session (queued until it is connected)."""
+        self.bus.emit(ev.TextInput(text=text))
+        self._mic_queue.put_nowait(("text", text))
+
+    def set_muted(self, muted: bool) -> None:
+        """Mute the microphone (silence goes out instead) or unmute it."""
+        if muted != self._user_muted:
+            self._user_muted = muted
+            self._apply_mute()
+            self.bus.emit(ev.Muted(muted=muted))
+
+    def set_talking(self, active: bool) -> None:
+        """Push-to-talk: send activity start (then open the mic) or close it and send end."""
+        if not self.settings.push_to_talk or active == self._talking:
+            return
+        self._talking = active
+        if active:
+            self._mic_queue.put_nowait(("activity", "start"))
+            self._apply_mute()
+        else:
+            self._apply_mute()
+            self._mic_queue.put_nowait(("activity", "end"))
+        self.bus.emit(ev.PushToTalk(active=active))
+
+    def _apply_mute(self) -> None:
+        if self.mic is not None:
+            self.mic.muted = self._user_muted or (self.settings.push_to_talk
+                                                   and not self._talking)
+
+    def request_stop(self) -> None:
+        """End the session as Ctrl-C does."""
+        self._stop.set()
+
+    def level_dbfs(self) -> float | None:
+        """The microphone's current level (None before it is open)."""
+        return self.mic.level_dbfs if self.mic is not None else None
+
+    def is_playing(self) -> bool:
+        return self.player.playback.is_playing(PLAYING_GRACE_S)
 
     # -- event handling ------------------------------------------------------------------
     def dispatch(self, event: ev.Event) -> None:
@@ -129,11 +175,16 @@ class ChatRunner:
 
     # -- the session ------------------------------------------------------------------
     async def _send_mic(self) -> None:
-        from voicecli.live.client import audio_blob
+        from voicecli.live.client import activity, audio_blob
 
         while True:
-            chunk = await self._mic_queue.get()
-            await self._session.send_realtime_input(audio=audio_blob(chunk))
+            item = await self._mic_queue.get()
+            if isinstance(item, bytes):
+                await self._session.send_realtime_input(audio=audio_blob(item))
+            elif item[0] == "text":
+                await self._session.send_realtime_input(text=item[1])
+            else:
+                await self._session.send_realtime_input(**activity(item[1] == "start"))
 
     async def _receive(self) -> None:
         # receive() stops after each turn_complete: keep reading forever (see the notes).
@@ -201,27 +252,39 @@ class ChatRunner:
         creds = self.settings.credentials
         return redact(text, [creds.api_key, *(v for _, v in creds.headers)])
 
-    async def _run_session(self) -> None:
-        from voicecli.live import client as live_client
-        from voicecli.live.errors import describe_failure
-
-        mic = self._mic = build_mic(
+    # -- hooks a variant of the session (voicecli.translate) replaces ------------------
+    def _make_mic(self) -> MicPipeline:
+        return build_mic(
             self.player.playback, self.sink, self.settings.echo_mode, self.settings.barge_in,
             on_chunk=lambda pcm: self._threadsafe(self._mic_queue.put_nowait, pcm),
             on_barge_in=lambda turn: self._threadsafe(self._on_local_barge_in, turn),
         )
+
+    def _live_config(self, live_client: Any) -> Any:
+        return live_client.make_config(self.settings, self.tools)
+
+    def _on_connected(self, session: Any, mic: MicPipeline) -> None:
+        """The session is up: announce it and start the audio ends."""
+        self.bus.emit(ev.SessionStarted(model=self.settings.model, voice=self.settings.voice,
+                                        session_id=getattr(session, "session_id", None)))
+        self.sink.start(self.player.playback)
+        self.source.start(mic)
+        self.bus.emit(ev.Status(state="listening", detail=self._listening_hint()))
+
+    async def _run_session(self) -> None:
+        from voicecli.live import client as live_client
+        from voicecli.live.errors import describe_failure
+
+        mic = self._make_mic()
+        self.mic = mic
+        self._apply_mute()  # push-to-talk: nothing goes out until the key is pressed
         self.bus.emit(ev.Status(state="connecting", detail=self.endpoint))
         client = live_client.make_client(self.settings.credentials)
-        config = live_client.make_config(self.settings, self.tools)
+        config = self._live_config(live_client)
         try:
             async with client.aio.live.connect(model=self.settings.model, config=config) as session:
                 self._session = session
-                self.bus.emit(ev.SessionStarted(model=self.settings.model,
-                                                voice=self.settings.voice,
-                                                session_id=getattr(session, "session_id", None)))
-                self.sink.start(self.player.playback)
-                self.source.start(mic)
-                self.bus.emit(ev.Status(state="listening", detail="speak now; Ctrl-C to quit"))
+                self._on_connected(session, mic)
                 await self._until_done()
         except UserError:
             raise
@@ -232,6 +295,13 @@ class ChatRunner:
                 task.cancel()
             if self._hold_task is not None:
                 self._hold_task.cancel()
+
+    def _listening_hint(self) -> str:
+        if self.settings.push_to_talk:
+            return "press Space to talk; Ctrl-C to quit"
+        if self.settings.text_only:
+            return "type a line; Ctrl-C to quit"
+        return "speak now; Ctrl-C to quit"
 
     async def _until_done(self) -> None:
         tasks = [asyncio.create_task(self._send_mic(), name="send"),

@@ -73,6 +73,10 @@ class Settings:
     transcript_file: str | None = None
     tools: bool = True
     barge_in: bool = True
+    push_to_talk: bool = False  # manual activity start/end instead of server VAD
+    text_only: bool = False  # no microphone: type only
+    mute_speaker: bool = False  # transcripts only, no reply audio played
+    record_file: str | None = None  # stereo WAV: microphone left, assistant right
     # How the microphone lives with the speaker: "aec" (echo cancellation, open speakers),
     # "headphones" (no canceller) or "half_duplex" (mic muted while the assistant speaks).
     echo_mode: str = "aec"

@@ -25,7 +25,7 @@ import numpy as np
 
 from voicecli.audio import MIC_RATE, SPEAKER_RATE
 from voicecli.audio.echo import CapturePath, ReferenceTap
-from voicecli.audio.pcm import from_bytes
+from voicecli.audio.pcm import from_bytes, rms_dbfs
 from voicecli.audio.playback import PlaybackBuffer
 from voicecli.audio.resample import StreamResampler, resample
 from voicecli.audio.vad import FRAME_MS, FRAME_SAMPLES, BargeInDetector, FrameSplitter
@@ -82,6 +82,7 @@ class MicPipeline:
         left = self._splitter.buffered
         for j, frame in enumerate(frames):
             raw = frame
+            self.level_dbfs = rms_dbfs(frame)  # read by the live view's meter
             if self.capture is not None:
                 end_t = t_end - (left + (len(frames) - 1 - j) * FRAME_SAMPLES) / MIC_RATE
                 frame = self.capture.process(frame, end_t)
@@ -209,15 +210,18 @@ class Sink(Protocol):
 
 
 class _DeviceStream:
-    """One mono int16 PortAudio stream with 20 ms blocks; counts xruns. Subclasses say which."""
+    """One mono int16 PortAudio stream with 20 ms blocks (``block_ms``); counts xruns.
+    Subclasses say which."""
 
     kind = "input"
     what = "the microphone"
 
-    def __init__(self, device: int | None, rate: int, latency: str | float = "high") -> None:
+    def __init__(self, device: int | None, rate: int, latency: str | float = "high",
+                 block_ms: int = 20) -> None:
         self.device = device
         self.rate = rate
         self.latency = latency
+        self.block_ms = block_ms
         self.xruns = 0
         self._stream: Any = None
 
@@ -247,7 +251,7 @@ class _DeviceStream:
         try:
             self._stream = cls(device=self.device, samplerate=self.rate, channels=1,
                                dtype="int16", latency=self.latency,
-                               blocksize=self.rate // 50, callback=callback)
+                               blocksize=self.rate * self.block_ms // 1000, callback=callback)
             self._stream.start()
         except (s.PortAudioError, ValueError) as exc:
             raise DeviceError(f"cannot open {self.what}: {exc}") from None
@@ -291,8 +295,8 @@ class DeviceSink(_DeviceStream):
     what = "the speaker"
 
     def __init__(self, device: int | None, rate: int = SPEAKER_RATE,
-                 latency: str | float = "high") -> None:
-        super().__init__(device, rate, latency)
+                 latency: str | float = "high", block_ms: int = 20) -> None:
+        super().__init__(device, rate, latency, block_ms)
         self.reference: ReferenceTap | None = None
 
     def start(self, playback: PlaybackBuffer) -> None:
@@ -324,15 +328,16 @@ def read_wav(path: str) -> np.ndarray:
     return resample(data, rate, MIC_RATE)
 
 
-def write_wav(path: str, samples: np.ndarray, rate: int) -> None:
+def write_wav(path: str, samples: np.ndarray, rate: int, flag: str = "--output") -> None:
+    """16-bit WAV: mono for 1-D ``samples``, one channel per column for (n, channels)."""
     try:
         with wave.open(path, "wb") as w:
-            w.setnchannels(1)
+            w.setnchannels(1 if samples.ndim == 1 else samples.shape[1])
             w.setsampwidth(2)
             w.setframerate(rate)
             w.writeframes(samples.astype("<i2").tobytes())
     except OSError as exc:
-        raise DeviceError(f"--output: cannot write {path}: {exc.strerror}") from None
+        raise DeviceError(f"{flag}: cannot write {path}: {exc.strerror}") from None
 
 
 class _Pacer:
@@ -379,6 +384,16 @@ class FileSource:
         self._pos = 0
         self._pacer = _Pacer("file-source", speed)
 
+    @property
+    def duration_s(self) -> float | None:
+        """Length of the file (None for stdin)."""
+        return None if self._samples is None else len(self._samples) / MIC_RATE
+
+    @property
+    def position_s(self) -> float:
+        """How much of the input has been fed so far."""
+        return self._pos / MIC_RATE
+
     def _next(self) -> np.ndarray | None:
         if self._samples is not None:
             chunk = self._samples[self._pos:self._pos + FRAME_SAMPLES]
@@ -406,10 +421,12 @@ class FileSource:
 
 
 class FileSink:
-    """Writes what the speaker would play to a 24 kHz WAV, from the first reply sample on."""
+    """Writes what the speaker would play to a 24 kHz WAV, from the first reply sample on
+    (``keep_leading``: from the moment it starts, so the WAV lines up with the input)."""
 
-    def __init__(self, path: str, speed: float = 1.0) -> None:
+    def __init__(self, path: str, speed: float = 1.0, keep_leading: bool = False) -> None:
         self.path = path
+        self.keep_leading = keep_leading
         self.rate = SPEAKER_RATE
         self.reference: ReferenceTap | None = None
         self._recorded: list[np.ndarray] = []
@@ -420,7 +437,7 @@ class FileSink:
         ref = self.reference
 
         def tick() -> None:
-            if playback.read_into(out) or self._recorded:
+            if playback.read_into(out) or self._recorded or self.keep_leading:
                 self._recorded.append(out.copy())
             if ref is not None:
                 ref.write(out, time.monotonic(), False)
@@ -432,3 +449,33 @@ class FileSink:
         audio = np.concatenate(self._recorded) if self._recorded else np.zeros(0, np.int16)
         voiced = np.flatnonzero(np.abs(audio) > 16)
         write_wav(self.path, audio[: voiced[-1] + 1] if len(voiced) else audio[:0], self.rate)
+
+
+class NullSource:
+    """No microphone (``--text``): nothing is captured, and it never finishes."""
+
+    def __init__(self) -> None:
+        self.finished = threading.Event()
+
+    def start(self, mic: MicPipeline) -> None:
+        pass
+
+    def stop(self) -> None:
+        pass
+
+
+class NullSink:
+    """No speaker (``--mute-speaker``): reply audio is drained in real time and discarded,
+    so playback state (and barge-in) behaves as if it were played."""
+
+    def __init__(self, speed: float = 1.0) -> None:
+        self.rate = SPEAKER_RATE
+        self.reference: ReferenceTap | None = None  # nothing is played: nothing to cancel
+        self._pacer = _Pacer("null-sink", speed)
+
+    def start(self, playback: PlaybackBuffer) -> None:
+        out = np.zeros(self.rate // 50, dtype=np.int16)
+        self._pacer.run(lambda: playback.read_into(out))
+
+    def stop(self) -> None:
+        self._pacer.stop()

@@ -34,3 +34,5 @@ class EmulatorConfig:
     go_away_after_s: float | None = None
     go_away_time_left_s: float = 5.0
     tts: str = "auto"
+    translate_lag_ms: int = 300  # translate model: end of an utterance -> its translation
+    translate_silence_ms: int = 400  # translate model: the pause that ends an utterance

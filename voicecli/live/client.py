@@ -54,6 +54,9 @@ def make_config(settings: Settings, tools: dict[str, Tool]) -> types.LiveConnect
     if settings.system_instruction and (info is None or info.system_instruction):
         config.system_instruction = types.Content(
             role="user", parts=[types.Part(text=settings.system_instruction)])
+    if settings.push_to_talk:  # the user says when they talk: activity start/end
+        config.realtime_input_config = types.RealtimeInputConfig(
+            automatic_activity_detection=types.AutomaticActivityDetection(disabled=True))
     if tools and (info is None or info.tools):
         config.tools = [types.Tool(function_declarations=[
             types.FunctionDeclaration(**t.declaration()) for t in tools.values()])]
@@ -66,3 +69,36 @@ def audio_blob(pcm: bytes) -> types.Blob:
 
 def function_response(call_id: str | None, name: str, result: dict[str, Any]) -> Any:
     return types.FunctionResponse(id=call_id, name=name, response=result)
+
+
+def make_translate_config(target: str, source: str | None = None,
+                          echo_target: bool = False) -> types.LiveConnectConfig:
+    """The translate model's setup: its translation configuration, transcription both ways.
+
+    No voice, tools or system instruction (the model takes none). ``source`` is a hint for
+    the input transcription's language.
+    """
+    return types.LiveConnectConfig(
+        response_modalities=[types.Modality.AUDIO],
+        translation_config=types.TranslationConfig(target_language_code=target,
+                                                   echo_target_language=echo_target),
+        input_audio_transcription=types.AudioTranscriptionConfig(
+            language_codes=[source] if source else None),
+        output_audio_transcription=types.AudioTranscriptionConfig(),
+    )
+
+
+def make_interpreter_config(settings: Settings) -> types.LiveConnectConfig:
+    """A conversational model as an interpreter: ``settings.system_instruction`` holds the
+    interpreter prompt; the user talking over the translation must not cut it off."""
+    config = make_config(settings, {})
+    config.realtime_input_config = types.RealtimeInputConfig(
+        activity_handling=types.ActivityHandling.NO_INTERRUPTION)
+    return config
+
+
+def activity(start: bool) -> dict[str, Any]:
+    """``send_realtime_input`` arguments for push-to-talk's activity start or end."""
+    if start:
+        return {"activity_start": types.ActivityStart()}
+    return {"activity_end": types.ActivityEnd()}
