@@ -62,6 +62,8 @@ class SileroVad:
         self._input = np.zeros((1, CONTEXT + CHUNK), dtype=np.float32)
         self._fill = 0  # new samples in _input[0, CONTEXT:]
         self.reset()
+        # The first run allocates (several ms): do it here, not in the audio callback.
+        self._session.run(None, {"input": self._input, "state": self._state, "sr": self._sr})
 
     def reset(self) -> None:
         self._state = np.zeros((2, 1, 128), dtype=np.float32)

@@ -51,23 +51,25 @@ def webrtc_is_speech(mode: int = 3, floor_dbfs: float = -45.0) -> IsSpeech:
 class DualVad:
     """webrtcvad AND Silero: speech only when both agree (see the module docstring)."""
 
-    def __init__(self, webrtc: IsSpeech, silero: Any, threshold: float = 0.1) -> None:
+    def __init__(self, webrtc: IsSpeech, silero: Any, threshold: float = 0.1,
+                 raw_silero: Any = None) -> None:
         self.webrtc = webrtc
         self.silero = silero
         self.threshold = threshold
         self.raw_threshold = 0.5  # the raw mic has no canceller artefacts: be stricter
-        self._raw_silero: Any = None
+        # Created up front: building an onnxruntime session takes ~30 ms, far too long for
+        # the audio callback.
+        self.raw_silero = raw_silero
         # Frames webrtcvad called voiced in a row, up to now. Silero lags by up to a 32 ms
         # chunk, so once it agrees, that whole run counts as speech (onset credit).
         self.run_ms = 0
 
     def raw(self, frame: np.ndarray) -> bool:
         """The same test on the raw microphone (behind an echo gate, while the canceller
-        converges), with its own Silero state; created on first use, so it costs CPU only
-        during the first seconds of a session."""
-        if self._raw_silero is None:
-            self._raw_silero = self.silero.__class__()
-        p = self._raw_silero.process(frame)
+        converges), with its own Silero state; it runs (costs CPU) only then."""
+        if self.raw_silero is None:
+            return self.webrtc(frame)
+        p = self.raw_silero.process(frame)
         return p >= self.raw_threshold and self.webrtc(frame)
 
     def __call__(self, frame: np.ndarray) -> bool:
@@ -85,7 +87,7 @@ def default_is_speech() -> IsSpeech:
     """The app's speech test: webrtcvad mode 3 AND Silero (needs onnxruntime + the model)."""
     from voicecli.audio.silero import SileroVad
 
-    return DualVad(webrtc_is_speech(3), SileroVad())
+    return DualVad(webrtc_is_speech(3), SileroVad(), raw_silero=SileroVad())
 
 
 @dataclass
