@@ -110,9 +110,9 @@ class HalfDuplexMic(MicPipeline):
     so open speakers do not feed the translation back. Decided per block in the capture
     thread, with no waiting on the event loop."""
 
-    def process(self, samples: np.ndarray) -> None:
+    def process(self, samples: np.ndarray, t: float | None = None) -> None:
         self.muted = self.playback.is_playing(ECHO_TAIL_S)
-        super().process(samples)
+        super().process(samples, t)
 
 
 class TranslateRunner(ChatRunner):
