@@ -115,11 +115,6 @@ def run_echo(args: argparse.Namespace, env: dict[str, str]) -> int:
         out, _ = stop_chat(proc)
     rows = [json.loads(line) for line in out.splitlines()]
     local = [r["ts"] for r in rows if r["type"] == "interrupted" and r["source"] == "local"]
-    for r in rows:
-        if r["type"] in ("interrupted", "barge_in_resumed", "barge_in_confirmed"):
-            print(f"  {r}", file=sys.stderr)
-    for a, b, full in clean:
-        print(f"  clean window {a:.2f}-{b:.2f} full={full}", file=sys.stderr)
     self_int = sum(1 for a, b, full in clean if not full or any(a <= t <= b for t in local))
     if not latencies:
         print(json.dumps({"error": "no trial completed"}))
