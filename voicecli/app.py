@@ -1,11 +1,12 @@
 """Run one conversation: the imperative shell that wires the pieces together.
 
-    microphone/file ─► MicPipeline (VAD, barge-in flush) ─► queue ─► sender ─► Live API
-    Live API ─► receiver ─► ConversationState ─► events ─┬─► Player (playback buffer)
-                                                         └─► EventBus (text, JSONL, file)
+    microphone/file ─► MicPipeline (VAD, barge-in flush) ─► LiveConnection ─► Live API
+    Live API ─► LiveConnection.messages() ─► ConversationState ─► events ─┬─► Player
+                                                                          └─► EventBus
 
-Only this module and ``live.client`` touch the SDK session; everything they learn becomes
-an event. Failures end the session with an ``error`` event and a non-zero exit code.
+``live.connection`` owns the SDK session(s): it reconnects and resumes on its own and tells
+us with ``Reconnecting``/``Resumed`` events. Everything becomes an event. Failures retrying
+cannot fix end the session with an ``error`` event and a non-zero exit code.
 """
 
 from __future__ import annotations
@@ -44,10 +45,9 @@ class ChatRunner:
         self.state = ConversationState()
         self.player = Player(sink.rate)
         self._stop = asyncio.Event()
-        self._mic_queue: asyncio.Queue[bytes] = asyncio.Queue()
         self._tool_tasks: dict[str, asyncio.Task[None]] = {}
         self._last_server_msg = time.monotonic()
-        self._session: Any = None
+        self._conn: Any = None  # the LiveConnection, once open
         self._loop: asyncio.AbstractEventLoop | None = None
 
     # -- thread → loop bridges (called from audio threads) -----------------------------
@@ -61,6 +61,14 @@ class ChatRunner:
     def _on_local_barge_in(self, flushed_turn: int | None) -> None:
         for event in self.state.local_interrupt():
             self.bus.emit(event)
+
+    def _on_mic_chunk(self, pcm: bytes) -> None:
+        if self._conn is not None:
+            self._conn.send_audio(pcm)
+
+    def _busy(self) -> bool:
+        """Not a quiet moment to renew the connection (see LiveConnection)."""
+        return self.state.in_reply or bool(self.state.user_text or self._tool_tasks)
 
     # -- event handling ------------------------------------------------------------------
     def dispatch(self, event: ev.Event) -> None:
@@ -83,6 +91,19 @@ class ChatRunner:
                     task = self._tool_tasks.pop(call_id, None)
                     if task is not None:
                         task.cancel()
+            case ev.Reconnecting(attempt=1):
+                # Settle half-received lines first: nothing shown is lost or repeated.
+                turn = self.state.turn if self.state.in_reply else None
+                for line in self.state.connection_lost():
+                    self.bus.emit(line)
+                if turn is not None:
+                    playback.end_turn(turn)
+            case ev.Resumed(fresh=True):
+                self.bus.emit(event)  # before the calls it made us forget
+                lost = self.state.forget_tool_calls()
+                if lost:
+                    self.dispatch(ev.ToolCancelled(ids=lost, lost=True))
+                return
         self.bus.emit(event)
 
     async def _answer_tool(self, call_id: str | None, name: str, args: dict[str, Any]) -> None:
@@ -92,31 +113,18 @@ class ChatRunner:
             result = await asyncio.to_thread(run_tool, self.tools, name, args)
             if not self.state.tool_answered(call_id):
                 return  # cancelled while it ran: the server no longer wants it
-            await self._session.send_tool_response(
-                function_responses=[function_response(call_id, name, result)])
+            self._conn.send_tool_response([function_response(call_id, name, result)])
             self.bus.emit(ev.ToolResult(id=call_id, name=name, result=result))
         finally:
             self._tool_tasks.pop(call_id or name, None)
 
     # -- the session ------------------------------------------------------------------
-    async def _send_mic(self) -> None:
-        from voicecli.live.client import audio_blob
-
-        while True:
-            chunk = await self._mic_queue.get()
-            await self._session.send_realtime_input(audio=audio_blob(chunk))
-
     async def _receive(self) -> None:
-        # receive() stops after each turn_complete: keep reading forever (see the notes).
-        while True:
-            got = False
-            async for msg in self._session.receive():
-                got = True
-                self._last_server_msg = time.monotonic()
-                for event in self.state.on_message(msg):
-                    self.dispatch(event)
-            if not got:
-                raise SessionError("the server closed the connection")
+        async for msg in self._conn.messages():  # one stream across reconnects
+            self._last_server_msg = time.monotonic()
+            for event in self.state.on_message(msg):
+                self.dispatch(event)
+        raise SessionError("the server closed the connection")
 
     async def _finish_after_input(self) -> None:
         """With a finite input, end once the last reply has been played out."""
@@ -127,8 +135,8 @@ class ChatRunner:
         while time.monotonic() - ended < INPUT_END_TIMEOUT_S:
             await asyncio.sleep(0.1)
             now = time.monotonic()
-            idle = (not self.state.in_reply and not self.state.user_text
-                    and not self._tool_tasks and not playback.is_playing(0.3))
+            idle = (not self._busy() and not playback.is_playing(0.3)
+                    and self._conn.connected)
             if idle and now - self._last_server_msg > QUIET_AFTER_INPUT_S \
                     and now - ended > QUIET_AFTER_INPUT_S:
                 return
@@ -173,23 +181,27 @@ class ChatRunner:
 
     async def _run_session(self) -> None:
         from voicecli.live import client as live_client
+        from voicecli.live.connection import LiveConnection
         from voicecli.live.errors import describe_failure
 
         detector = (BargeInDetector(webrtc_is_speech()) if self.settings.barge_in else None)
         mic = MicPipeline(
             self.player.playback, detector,
-            on_chunk=lambda pcm: self._threadsafe(self._mic_queue.put_nowait, pcm),
+            on_chunk=lambda pcm: self._threadsafe(self._on_mic_chunk, pcm),
             on_barge_in=lambda turn: self._threadsafe(self._on_local_barge_in, turn),
         )
         self.bus.emit(ev.Status(state="connecting", detail=self.endpoint))
-        client = live_client.make_client(self.settings.credentials)
+        policy = self.settings.reconnect
+        client = live_client.make_client(self.settings.credentials, **policy.ws_args())
         config = live_client.make_config(self.settings, self.tools)
+        conn = LiveConnection(client, self.settings.model, config, policy, emit=self.dispatch,
+                              busy=self._busy, endpoint=self.endpoint)
         try:
-            async with client.aio.live.connect(model=self.settings.model, config=config) as session:
-                self._session = session
+            async with conn:
+                self._conn = conn
                 self.bus.emit(ev.SessionStarted(model=self.settings.model,
                                                 voice=self.settings.voice,
-                                                session_id=getattr(session, "session_id", None)))
+                                                session_id=conn.session_id))
                 self.sink.start(self.player.playback)
                 self.source.start(mic)
                 self.bus.emit(ev.Status(state="listening", detail="speak now; Ctrl-C to quit"))
@@ -203,8 +215,7 @@ class ChatRunner:
                 task.cancel()
 
     async def _until_done(self) -> None:
-        tasks = [asyncio.create_task(self._send_mic(), name="send"),
-                 asyncio.create_task(self._receive(), name="receive"),
+        tasks = [asyncio.create_task(self._receive(), name="receive"),
                  asyncio.create_task(self._stop.wait(), name="stop"),
                  asyncio.create_task(self._finish_after_input(), name="finish")]
         try:

@@ -122,6 +122,12 @@ def chat(
                                                       "'parrot'.")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No status lines on stderr."
                                         )] = False,
+    compression: Annotated[bool, typer.Option(help="Context window compression (sliding "
+                                                   "window), so sessions can run for hours."
+                                              )] = True,
+    compression_trigger_tokens: Annotated[int | None, typer.Option(
+        help="Compress the context once it reaches this many tokens (default: the "
+             "server's).")] = None,
 ) -> None:
     """Have a spoken conversation (microphone in, speaker out, transcript on stdout)."""
     from voicecli import settings as st
@@ -130,6 +136,8 @@ def chat(
         raise ConfigError(f"--format must be 'text' or 'jsonl', got {format!r}")
     if scenario is not None and not emulator:
         raise ConfigError("--scenario only applies with --emulator")
+    if compression_trigger_tokens is not None and compression_trigger_tokens < 2:
+        raise ConfigError("--compression-trigger-tokens must be a positive number of tokens")
     voice, language = st.validate_choices(voice, language)
     system_instruction = st.read_system_instruction(system, system_file)
     with _maybe_emulator(emulator, scenario) as emu:
@@ -148,6 +156,7 @@ def chat(
             credentials=creds, input_device=input_device, output_device=output_device,
             input_file=input, output_file=output, output_format=format,
             transcript_file=transcript, tools=tools, barge_in=barge_in,
+            compression=compression, compression_trigger_tokens=compression_trigger_tokens,
         )
         code = run_chat(settings, endpoint, quiet=quiet)
     raise typer.Exit(code)

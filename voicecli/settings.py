@@ -13,6 +13,7 @@ from pathlib import Path
 
 from voicecli import catalog
 from voicecli.errors import ConfigError
+from voicecli.live.reconnect import ReconnectPolicy
 
 TRUE_VALUES = {"1", "true", "yes", "on"}
 
@@ -73,6 +74,9 @@ class Settings:
     transcript_file: str | None = None
     tools: bool = True
     barge_in: bool = True
+    compression: bool = True  # context window compression (sliding window)
+    compression_trigger_tokens: int | None = None  # None: the server's default
+    reconnect: ReconnectPolicy = field(default_factory=ReconnectPolicy)
 
 
 def parse_header(raw: str) -> tuple[str, str]:
