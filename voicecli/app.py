@@ -91,7 +91,7 @@ class ChatRunner:
                     task = self._tool_tasks.pop(call_id, None)
                     if task is not None:
                         task.cancel()
-            case ev.Reconnecting(attempt=1):
+            case ev.Reconnecting():
                 # Settle half-received lines first: nothing shown is lost or repeated.
                 turn = self.state.turn if self.state.in_reply else None
                 for line in self.state.connection_lost():

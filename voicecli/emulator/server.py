@@ -178,6 +178,8 @@ class Emulator:
                 recv.cancel()
                 with contextlib.suppress(asyncio.CancelledError, ConnectionClosed):
                     await recv
+            elif recv is not None and not recv.cancelled():
+                recv.exception()  # retrieved: the close it reports is expected
 
 
 async def _stall(ws: ServerConnection, seconds: float) -> None:

@@ -436,7 +436,8 @@ class Session:
             turn = self.scenario.turn(state.pending_turn)
             record = ReplyRecord(index=state.pending_turn, user_text=turn.user,
                                  reply_text=turn.reply,
-                                 tool_call={"id": call_id, "name": name, "args": args})
+                                 tool_call={"id": call_id, "name": name, "args": args},
+                                 resumed=True)
             self._reply = _Reply(turn=turn, user=_UserTurn("audio"), record=record,
                                  prompt_tokens={"TEXT": 0, "AUDIO": 0}, call_id=call_id,
                                  call_sent=True, call_args=args)
@@ -634,7 +635,7 @@ class Session:
         reply = self._reply
         if reply is None or reply.cancelled or reply.started_at is None:
             return False
-        return not reply.done or now < reply.started_at + reply.duration
+        return not reply.done or now < reply.started_at + reply.duration / self.config.speed
 
     def _interrupt(self, now: float, cause: str) -> None:
         reply = self._reply

@@ -63,6 +63,8 @@ class LiveConnection:
         self._last_loud = float("-inf")
         self._tasks: list[asyncio.Task[None]] = []
         self._go_away: asyncio.Task[None] | None = None
+        self._connected_at = 0.0
+        self._streak = 0  # reconnect attempts used by connections that died young
 
     # -- lifecycle ------------------------------------------------------------------------
     async def __aenter__(self) -> LiveConnection:
@@ -93,6 +95,7 @@ class LiveConnection:
         cm = self._client.aio.live.connect(model=self._model, config=config)
         session = await cm.__aenter__()
         self._cm, self._session = cm, session
+        self._connected_at = time.monotonic()
 
     async def _close_current(self) -> None:
         self._live.clear()
@@ -191,17 +194,23 @@ class LiveConnection:
             if not planned:
                 self._go_away.cancel()
             self._go_away = None
-        self._emit(ev.Reconnecting(reason=reason))
-        await self._close_current()
-        handle, fresh, attempt = self.handle, self.handle is None, 0
+        # Quick deaths in a row count as one streak of attempts (bounded, backing off);
+        # a connection that lived a while, or a planned renewal, starts afresh.
+        stable = time.monotonic() - self._connected_at >= self.policy.stable_s
+        attempt = 0 if planned or stable else self._streak
+        handle, fresh, first = self.handle, self.handle is None, True
         while True:
             attempt += 1
-            if attempt > 1 or not planned:
-                delay = self.policy.delay(attempt)
-                if attempt > 1:
-                    self._emit(ev.Reconnecting(reason=reason, attempt=attempt,
-                                               delay_s=round(delay, 3)))
-                await asyncio.sleep(delay)
+            if attempt > self.policy.max_attempts:
+                raise SessionError(
+                    f"lost the connection to {self.endpoint} and could not reconnect "
+                    f"after {self.policy.max_attempts} attempts ({reason})") from None
+            delay = 0.0 if planned and first else self.policy.delay(attempt)
+            self._emit(ev.Reconnecting(reason=reason, attempt=attempt, delay_s=round(delay, 3)))
+            if first:
+                await self._close_current()
+                first = False
+            await asyncio.sleep(delay)
             try:
                 await self._connect(handle)
                 break
@@ -210,25 +219,23 @@ class LiveConnection:
                 if failure.kind == "handle_refused":
                     handle, fresh, self.handle = None, True, None
                     attempt -= 1  # starting fresh is not a failed attempt
+                    reason = "the server refused to resume; starting a new session"
                     continue
                 if failure.kind == "fatal":
                     raise describe_failure(exc, self.endpoint) from None
-                if attempt >= self.policy.max_attempts:
-                    raise SessionError(
-                        f"lost the connection to {self.endpoint} and could not reconnect "
-                        f"after {attempt} attempts ({failure.reason})") from None
                 reason = failure.reason
         dropped_tools = self.outbox.new_connection(resumed=not fresh)
         replayed = sum(1 for e in self.outbox.entries if e.ever_sent)
         self.reconnects += 1
+        self._streak = attempt
         self._emit(ev.Resumed(gap_ms=round((time.monotonic() - started) * 1000, 1),
                               attempts=attempt, fresh=fresh, replayed=replayed))
         if fresh:
             self._emit(ev.Notice(message="the server could not resume the session; started a "
                                  "new one (the model has lost the earlier context)"))
-        if dropped_tools:
-            self._emit(ev.Notice(message=f"{len(dropped_tools)} tool result(s) could not be "
-                                 "delivered to the new session"))
+        if dropped_tools:  # answered, but the new session never made those calls
+            ids = [fr.id or fr.name for e in dropped_tools for fr in e.payload]
+            self._emit(ev.ToolCancelled(ids=ids, lost=True))
         lost_s = self.outbox.take_dropped_seconds(CHUNK_S)
         if lost_s:
             self._emit(ev.Notice(message=f"dropped {lost_s:.1f} s of microphone audio "

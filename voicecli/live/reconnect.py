@@ -37,9 +37,11 @@ FATAL_CLOSE_CODES = frozenset({1007, 1008})
 class ReconnectPolicy:
     """How hard to try. Defaults are for the real service; tests shorten them."""
 
-    ping_interval_s: float = 15.0  # websockets keepalive ping period
-    ping_timeout_s: float = 30.0  # generous: a busy laptop must not drop a quiet session
-    max_attempts: int = 8  # reconnect attempts per drop before giving up
+    ping_interval_s: float = 10.0  # websockets keepalive ping period
+    ping_timeout_s: float = 20.0  # generous: a busy laptop must not drop a quiet session
+    close_timeout_s: float = 2.0  # after a ping timeout, wait this long for a clean close
+    max_attempts: int = 8  # reconnect attempts in a row before giving up
+    stable_s: float = 5.0  # a connection that lived this long resets the count
     base_delay_s: float = 0.1  # first retry after 50–100 ms (jittered), then doubling
     max_delay_s: float = 5.0
     buffer_s: float = 5.0  # microphone audio kept for replay / captured during a gap
@@ -48,7 +50,8 @@ class ReconnectPolicy:
 
     def ws_args(self) -> dict[str, Any]:
         """``websockets.connect`` keyword arguments (through the SDK's async_client_args)."""
-        return {"ping_interval": self.ping_interval_s, "ping_timeout": self.ping_timeout_s}
+        return {"ping_interval": self.ping_interval_s, "ping_timeout": self.ping_timeout_s,
+                "close_timeout": self.close_timeout_s}
 
     def delay(self, attempt: int, rng: random.Random | None = None) -> float:
         """Seconds to wait before reconnect ``attempt`` (1-based): doubling, half jitter."""

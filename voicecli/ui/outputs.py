@@ -182,7 +182,7 @@ class StatusView:
                 self._write(f"[{state}] {detail}".rstrip())
             case ev.Reconnecting(reason=reason, attempt=attempt, delay_s=delay) \
                     if not self.quiet:
-                again = f" (attempt {attempt}, in {delay:.1f} s)" if attempt > 1 else ""
+                again = f" (attempt {attempt}, in {delay:.1f} s)" if delay >= 0.5 else ""
                 self._write(f"[reconnecting] {reason}{again}", "\x1b[33m")
             case ev.Resumed(gap_ms=gap, fresh=fresh) if not self.quiet:
                 what = "new session" if fresh else "resumed"
