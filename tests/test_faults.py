@@ -14,18 +14,15 @@ import asyncio
 import contextlib
 import socket
 import threading
-import wave
 from dataclasses import dataclass
 
-import numpy as np
 import pytest
-from helpers import HELLO_WAV, assert_one_line_error, run_cli
+from helpers import HELLO_WAV, assert_one_line_error, clean_env, hello_then_ask_time, run_cli
 
 from voicecli import events as ev
 from voicecli.app import ChatRunner
 from voicecli.audio.engine import FileSink, FileSource
 from voicecli.emulator import EmulatorConfig, EmulatorThread
-from voicecli.emulator.speech import sample_speech
 from voicecli.live.reconnect import ReconnectPolicy
 from voicecli.settings import Credentials, Settings
 from voicecli.ui.outputs import EventBus
@@ -67,17 +64,8 @@ class Collect:
 
 @pytest.fixture(scope="module")
 def conversation_wav(tmp_path_factory: pytest.TempPathFactory) -> str:
-    with wave.open(str(HELLO_WAV)) as w:
-        first = np.frombuffer(w.readframes(w.getnframes()), dtype="<i2")
-    second = np.frombuffer(sample_speech("What time is it right now?", rate=16000), dtype="<i2")
-    gap = np.zeros(int(16000 * 3.5), dtype=np.int16)  # the first reply ends within it
-    path = tmp_path_factory.mktemp("faults") / "conversation.wav"
-    with wave.open(str(path), "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(16000)
-        w.writeframes(np.concatenate([first, gap, second]).tobytes())
-    return str(path)
+    # The first reply ends within the 3.5 s gap.
+    return hello_then_ask_time(tmp_path_factory.mktemp("faults") / "talk.wav", gap_s=3.5)
 
 
 @dataclass
@@ -272,8 +260,6 @@ def test_fatal_errors_are_one_clear_line(tmp_path, case):
         elif case == "tls":
             del args[args.index("--ca-cert"):args.index("--ca-cert") + 2]
             needles = ("--ca-cert",)
-        from helpers import clean_env
-
         proc = run_cli(*args, env=clean_env(**env), timeout=60)
         if stop is not None:
             stop.set()
