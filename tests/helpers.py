@@ -12,13 +12,16 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 HELLO_WAV = ROOT / "examples" / "hello.wav"
+NO_CONFIG = ROOT / ".state" / "no-such-config.toml"
 CREDENTIAL_VARS = ("GEMINI_API_KEY", "GOOGLE_API_KEY", "GOOGLE_GENAI_USE_VERTEXAI",
                    "GOOGLE_CLOUD_PROJECT", "GOOGLE_CLOUD_LOCATION")
 
 
 def clean_env(**extra: str) -> dict[str, str]:
     """The test process environment without any real credentials."""
-    env = {k: v for k, v in os.environ.items() if k not in CREDENTIAL_VARS}
+    env = {k: v for k, v in os.environ.items()
+           if k not in CREDENTIAL_VARS and not k.startswith("VOICECLI_")}
+    env["VOICECLI_CONFIG"] = str(NO_CONFIG)  # never the developer's own config file
     env.update(extra)
     return env
 

@@ -25,7 +25,8 @@ def test_help_is_fast_and_does_not_import_the_sdk():
 
 
 def test_every_command_has_help():
-    for cmd in ("chat", "devices", "voices", "languages", "models", "emulator"):
+    for cmd in ("chat", "devices", "voices", "languages", "models", "emulator", "doctor",
+                "config"):
         proc = run_cli(cmd, "--help")
         assert proc.returncode == 0 and "Usage" in proc.stdout, (cmd, proc.stderr)
 

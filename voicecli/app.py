@@ -19,7 +19,7 @@ from collections.abc import Callable
 from typing import Any
 
 from voicecli import events as ev
-from voicecli.audio.engine import MicPipeline, Player, Sink, Source
+from voicecli.audio.engine import PLAYING_GRACE_S, MicPipeline, Player, Sink, Source
 from voicecli.audio.vad import BargeInDetector, webrtc_is_speech
 from voicecli.errors import SessionError, UserError
 from voicecli.live.state import ConversationState
@@ -45,6 +45,10 @@ class ChatRunner:
         self.state = ConversationState()
         self.player = Player(sink.rate)
         self._stop = asyncio.Event()
+        self.mic: MicPipeline | None = None
+        self._user_muted = False
+        self._talking = False
+        self._early: list[tuple[str, str]] = []  # typed text / activity before connecting
         self._tool_tasks: dict[str, asyncio.Task[None]] = {}
         self._last_server_msg = time.monotonic()
         self._conn: Any = None  # the LiveConnection, once open
@@ -69,6 +73,55 @@ class ChatRunner:
     def _busy(self) -> bool:
         """Not a quiet moment to renew the connection (see LiveConnection)."""
         return self.state.in_reply or bool(self.state.user_text or self._tool_tasks)
+
+    def _send_control(self, kind: str, payload: str) -> None:
+        """Typed text or activity start/end, in order with the audio (queued until open)."""
+        if self._conn is None:
+            self._early.append((kind, payload))
+        else:
+            self._conn.send(kind, payload)  # type: ignore[arg-type]
+
+    # -- controls (called by the live view, on the loop's thread) -------------------------
+    def send_text(self, text: str) -> None:
+        """Send a typed line into the live session (queued until it is connected)."""
+        self.bus.emit(ev.TextInput(text=text))
+        self._send_control("text", text)
+
+    def set_muted(self, muted: bool) -> None:
+        """Mute the microphone (silence goes out instead) or unmute it."""
+        if muted != self._user_muted:
+            self._user_muted = muted
+            self._apply_mute()
+            self.bus.emit(ev.Muted(muted=muted))
+
+    def set_talking(self, active: bool) -> None:
+        """Push-to-talk: send activity start (then open the mic) or close it and send end."""
+        if not self.settings.push_to_talk or active == self._talking:
+            return
+        self._talking = active
+        if active:
+            self._send_control("activity", "start")
+            self._apply_mute()
+        else:
+            self._apply_mute()
+            self._send_control("activity", "end")
+        self.bus.emit(ev.PushToTalk(active=active))
+
+    def _apply_mute(self) -> None:
+        if self.mic is not None:
+            self.mic.muted = self._user_muted or (self.settings.push_to_talk
+                                                   and not self._talking)
+
+    def request_stop(self) -> None:
+        """End the session as Ctrl-C does."""
+        self._stop.set()
+
+    def level_dbfs(self) -> float | None:
+        """The microphone's current level (None before it is open)."""
+        return self.mic.level_dbfs if self.mic is not None else None
+
+    def is_playing(self) -> bool:
+        return self.player.playback.is_playing(PLAYING_GRACE_S)
 
     # -- event handling ------------------------------------------------------------------
     def dispatch(self, event: ev.Event) -> None:
@@ -190,6 +243,8 @@ class ChatRunner:
             on_chunk=lambda pcm: self._threadsafe(self._on_mic_chunk, pcm),
             on_barge_in=lambda turn: self._threadsafe(self._on_local_barge_in, turn),
         )
+        self.mic = mic
+        self._apply_mute()  # push-to-talk: nothing goes out until the key is pressed
         self.bus.emit(ev.Status(state="connecting", detail=self.endpoint))
         policy = self.settings.reconnect
         client = live_client.make_client(self.settings.credentials, **policy.ws_args())
@@ -199,12 +254,14 @@ class ChatRunner:
         try:
             async with conn:
                 self._conn = conn
+                for kind, payload in self._early:
+                    conn.send(kind, payload)
                 self.bus.emit(ev.SessionStarted(model=self.settings.model,
                                                 voice=self.settings.voice,
                                                 session_id=conn.session_id))
                 self.sink.start(self.player.playback)
                 self.source.start(mic)
-                self.bus.emit(ev.Status(state="listening", detail="speak now; Ctrl-C to quit"))
+                self.bus.emit(ev.Status(state="listening", detail=self._listening_hint()))
                 await self._until_done()
         except UserError:
             raise
@@ -213,6 +270,13 @@ class ChatRunner:
         finally:
             for task in self._tool_tasks.values():
                 task.cancel()
+
+    def _listening_hint(self) -> str:
+        if self.settings.push_to_talk:
+            return "press Space to talk; Ctrl-C to quit"
+        if self.settings.text_only:
+            return "type a line; Ctrl-C to quit"
+        return "speak now; Ctrl-C to quit"
 
     async def _until_done(self) -> None:
         tasks = [asyncio.create_task(self._receive(), name="receive"),

@@ -6,7 +6,6 @@ Start-up matters: this module imports only typer and voicecli's pure modules; th
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import functools
 import os
@@ -78,18 +77,29 @@ def _maybe_emulator(enabled: bool, scenario: str | None) -> Iterator[Any]:
         yield emu
 
 
-@app.command()
+PTT_KEY_HELP = ("Push-to-talk (needs a terminal): Space on an empty input line talks; tap "
+                "it to start and again to stop (any terminal), or hold it (where the "
+                "terminal repeats held keys).")
+
+
+@app.command(epilog="Settings come from flags, then VOICECLI_* environment variables, then "
+                    "the config file ('voicecli config path'), then defaults. In the live view "
+                    "type a line to send it as text; /mute /unmute /quit /help. "
+                    + PTT_KEY_HELP)
 @friendly_errors
 def chat(
-    model: Annotated[str, typer.Option(help="Live model id (any string; see 'voicecli models').",
-                                       envvar="VOICECLI_MODEL")] = catalog.DEFAULT_MODEL,
-    voice: Annotated[str, typer.Option(help="Prebuilt voice (see 'voicecli voices').",
-                                       envvar="VOICECLI_VOICE")] = catalog.DEFAULT_VOICE,
-    language: Annotated[str | None, typer.Option(help="Speech language, BCP-47 (e.g. en-US).",
-                                                 envvar="VOICECLI_LANGUAGE")] = None,
+    model: Annotated[str | None, typer.Option(help="Live model id (any string; see 'voicecli "
+                                              f"models'). Default {catalog.DEFAULT_MODEL}."
+                                              )] = None,
+    voice: Annotated[str | None, typer.Option(help="Prebuilt voice (see 'voicecli voices'). "
+                                              f"Default {catalog.DEFAULT_VOICE}.")] = None,
+    language: Annotated[str | None, typer.Option(help="Speech language, BCP-47 (e.g. en-US)."
+                                                 )] = None,
     system: Annotated[str | None, typer.Option(help="System instruction text.")] = None,
     system_file: Annotated[str | None, typer.Option(help="Read the system instruction "
                                                          "from a file.")] = None,
+    profile: Annotated[str | None, typer.Option(help="Use [profiles.NAME] of the config "
+                                                     "file (or VOICECLI_PROFILE).")] = None,
     vertex: Annotated[bool, typer.Option(help="Use Vertex AI (GOOGLE_CLOUD_PROJECT, "
                                               "GOOGLE_CLOUD_LOCATION, ADC).")] = False,
     base_url: Annotated[str | None, typer.Option(help="Custom endpoint (proxy), "
@@ -109,19 +119,31 @@ def chat(
                                               "on stdin.")] = None,
     output: Annotated[str | None, typer.Option("--output", help="Write the reply audio to "
                                                "a WAV file instead of the speaker.")] = None,
-    format: Annotated[str, typer.Option("--format", help="stdout format: text or jsonl."
-                                        )] = "text",
+    format: Annotated[str | None, typer.Option("--format", help="stdout format: text or "
+                                               "jsonl. Default text.")] = None,
     transcript: Annotated[str | None, typer.Option(help="Append finished lines to this "
                                                         "file.")] = None,
-    tools: Annotated[bool, typer.Option(help="Offer the built-in tools to the model.")] = True,
-    barge_in: Annotated[bool, typer.Option(help="Cut the reply off locally when you start "
-                                                "talking.")] = True,
+    record: Annotated[str | None, typer.Option(help="Save the session as a stereo WAV: "
+                                                    "microphone left, assistant right."
+                                               )] = None,
+    text: Annotated[bool, typer.Option("--text", help="No microphone: type only (needs a "
+                                       "terminal).")] = False,
+    mute_speaker: Annotated[bool | None, typer.Option("--mute-speaker", help="Do not play "
+                                                      "the reply: transcripts only.")] = None,
+    push_to_talk: Annotated[bool | None, typer.Option(
+        "--push-to-talk", help="Talk only while the key is on; turns off the server's "
+        "automatic voice detection. " + PTT_KEY_HELP)] = None,
+    tools: Annotated[bool | None, typer.Option("--tools/--no-tools", help="Offer the built-in "
+                                               "tools to the model.")] = None,
+    barge_in: Annotated[bool | None, typer.Option("--barge-in/--no-barge-in", help="Cut the "
+                                                  "reply off locally when you start talking."
+                                                  )] = None,
     emulator: Annotated[bool, typer.Option(help="Talk to a built-in offline Live API "
                                                 "emulator (no key needed).")] = False,
     scenario: Annotated[str | None, typer.Option(help="With --emulator: a scenario file, or "
                                                       "'parrot'.")] = None,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No status lines on stderr."
-                                        )] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No status lines or summary "
+                                        "on stderr.")] = False,
     compression: Annotated[bool, typer.Option(help="Context window compression (sliding "
                                                    "window), so sessions can run for hours."
                                               )] = True,
@@ -130,16 +152,33 @@ def chat(
              "server's).")] = None,
 ) -> None:
     """Have a spoken conversation (microphone in, speaker out, transcript on stdout)."""
+    from voicecli import config as cfg
     from voicecli import settings as st
 
-    if format not in ("text", "jsonl"):
-        raise ConfigError(f"--format must be 'text' or 'jsonl', got {format!r}")
+    flags = dict(model=model, voice=voice, language=language, system=system,
+                 input_device=input_device, output_device=output_device, format=format,
+                 tools=tools, barge_in=barge_in, push_to_talk=push_to_talk,
+                 mute_speaker=mute_speaker, base_url=base_url, api_version=api_version)
+    conf = cfg.merge(flags, os.environ, cfg.read_config(cfg.config_path()), profile)
+    if conf["format"] not in ("text", "jsonl"):
+        raise ConfigError(f"--format must be 'text' or 'jsonl', got {conf['format']!r}")
     if scenario is not None and not emulator:
         raise ConfigError("--scenario only applies with --emulator")
     if compression_trigger_tokens is not None and compression_trigger_tokens < 2:
         raise ConfigError("--compression-trigger-tokens must be a positive number of tokens")
-    voice, language = st.validate_choices(voice, language)
-    system_instruction = st.read_system_instruction(system, system_file)
+    live = sys.stdout.isatty() and sys.stdin.isatty() and conf["format"] == "text"
+    if text and input is not None:
+        raise ConfigError("use either --text (type only) or --input, not both")
+    if (text or conf["push_to_talk"]) and not live:
+        what = "--text" if text else "--push-to-talk"
+        raise ConfigError(f"{what} needs a terminal on stdin and stdout (and --format text)")
+    if conf["push_to_talk"] and (text or input is not None):
+        raise ConfigError("--push-to-talk needs the microphone (not --text or --input)")
+    voice_name, lang = st.validate_choices(conf["voice"], conf["language"])
+    if system is not None or system_file is not None:
+        system_instruction = st.read_system_instruction(system, system_file)
+    else:
+        system_instruction = conf["system"]
     with _maybe_emulator(emulator, scenario) as emu:
         if emu is not None:
             creds = st.Credentials(api_key=emu.api_key, base_url=emu.base_url,
@@ -147,30 +186,34 @@ def chat(
                                    ca_cert=emu.ca_cert_path)
             endpoint = f"the emulator at {emu.base_url}"
         else:
-            creds = st.resolve_credentials(os.environ, vertex=vertex, base_url=base_url,
-                                           api_version=api_version, headers=header,
+            creds = st.resolve_credentials(cfg.key_env(os.environ, conf), vertex=vertex,
+                                           base_url=conf["base_url"],
+                                           api_version=conf["api_version"], headers=header,
                                            ca_cert=ca_cert)
-            endpoint = base_url or ("Vertex AI" if creds.vertex else "the Gemini API")
+            endpoint = conf["base_url"] or ("Vertex AI" if creds.vertex else "the Gemini API")
         settings = st.Settings(
-            model=model, voice=voice, language=language, system_instruction=system_instruction,
-            credentials=creds, input_device=input_device, output_device=output_device,
-            input_file=input, output_file=output, output_format=format,
-            transcript_file=transcript, tools=tools, barge_in=barge_in,
+            model=conf["model"], voice=voice_name, language=lang,
+            system_instruction=system_instruction, credentials=creds,
+            input_device=conf["input_device"], output_device=conf["output_device"],
+            input_file=input, output_file=output, output_format=conf["format"],
+            transcript_file=transcript, tools=conf["tools"], barge_in=conf["barge_in"],
+            push_to_talk=conf["push_to_talk"], text_only=text,
+            mute_speaker=conf["mute_speaker"], record_file=record,
             compression=compression, compression_trigger_tokens=compression_trigger_tokens,
         )
-        code = run_chat(settings, endpoint, quiet=quiet)
+        code = run_chat(settings, endpoint, quiet=quiet, live=live)
     raise typer.Exit(code)
 
 
-def run_chat(settings: Any, endpoint: str, quiet: bool = False) -> int:
-    """Open the audio ends and outputs for ``settings`` and run the conversation."""
-    from voicecli.app import ChatRunner
+def open_audio(settings: Any) -> tuple[Any, Any]:
+    """The source and sink ``settings`` ask for (devices, files, none; recorded or not)."""
     from voicecli.audio import engine
-    from voicecli.ui import outputs
 
     source: Any
     sink: Any
-    if settings.input_file is not None:
+    if settings.text_only:
+        source = engine.NullSource()
+    elif settings.input_file is not None:
         source = engine.FileSource(settings.input_file, stdin=sys.stdin.buffer)
     else:
         from voicecli.audio import devices
@@ -179,30 +222,77 @@ def run_chat(settings: Any, endpoint: str, quiet: bool = False) -> int:
         source = engine.DeviceSource(dev, devices.pick_rate(dev, 16000, "input"))
     if settings.output_file is not None:
         sink = engine.FileSink(settings.output_file)
+    elif settings.mute_speaker:
+        sink = engine.NullSink()
     else:
         from voicecli.audio import devices
 
         dev = devices.resolve_device(settings.output_device, "output")
         sink = engine.DeviceSink(dev, devices.pick_rate(dev, 24000, "output"))
+    if settings.record_file:
+        from voicecli.audio import recorder
 
-    sinks: list[Any] = [outputs.StatusView(quiet=quiet)]
-    sinks.append(outputs.JsonlWriter() if settings.output_format == "jsonl"
-                 else outputs.TextView())
+        rec = recorder.SessionRecorder(settings.record_file)
+        source, sink = recorder.RecordingSource(source, rec), recorder.RecordingSink(sink, rec)
+    return source, sink
+
+
+def run_chat(settings: Any, endpoint: str, quiet: bool = False, live: bool = False) -> int:
+    """Open the audio ends and outputs for ``settings`` and run the conversation.
+
+    ``live``: stdin and stdout are a terminal, so the prompt-toolkit view replaces the
+    text and status lines (piped and JSONL outputs are unchanged).
+    """
+    import asyncio
+
+    from voicecli.app import ChatRunner
+    from voicecli.summary import SummarySink
+    from voicecli.ui import outputs
+
+    source, sink = open_audio(settings)
+    summary = SummarySink(enabled=not quiet)
+    sinks: list[Any] = []
+    if not live:
+        sinks.append(outputs.StatusView(quiet=quiet))
+        sinks.append(outputs.JsonlWriter() if settings.output_format == "jsonl"
+                     else outputs.TextView())
     if settings.transcript_file:
         sinks.append(outputs.TranscriptFile(settings.transcript_file))
+    sinks.append(summary)
     bus = outputs.EventBus(sinks)
     try:
         runner = ChatRunner(settings, bus, source, sink, endpoint=endpoint)
-        return asyncio.run(runner.run())
+        if not live:
+            return asyncio.run(runner.run())
+        from voicecli.ui.live import LiveView
+
+        view = LiveView(runner, model=settings.model, voice=settings.voice,
+                        push_to_talk=settings.push_to_talk, text_only=settings.text_only)
+        bus.sinks.insert(0, view)
+        return asyncio.run(_run_live(runner, view))
     finally:
-        bus.close()
+        bus.close()  # the summary prints here, after the live view has left the screen
+
+
+async def _run_live(runner: Any, view: Any) -> int:
+    """Run the session with the live view on the same event loop."""
+    import asyncio
+
+    ui = asyncio.create_task(view.run(), name="live-view")
+    try:
+        return await runner.run()
+    finally:
+        view.close()
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(ui, timeout=2)
 
 
 @app.command()
 @friendly_errors
 def devices() -> None:
-    """List audio devices; '>' marks the default input, '<' the default output."""
-    from voicecli.audio.devices import list_devices
+    """List audio devices and the rates they open at; '>' marks the default input, '<' the
+    default output."""
+    from voicecli.audio.devices import list_devices, supported_rates
 
     found = list_devices()
     if not found:
@@ -211,6 +301,11 @@ def devices() -> None:
         mark = (">" if d.default_input else " ") + ("<" if d.default_output else " ")
         typer.echo(f"{mark} {d.index:3d} {d.name}  ({d.hostapi}; {d.inputs} in, "
                    f"{d.outputs} out; {d.default_rate:.0f} Hz)")
+        for kind, count in (("input", d.inputs), ("output", d.outputs)):
+            if count:
+                rates = supported_rates(d.index, kind)
+                typer.echo(f"          {kind} rates: "
+                           f"{', '.join(str(r) for r in rates) if rates else 'none of the usual'}")
 
 
 @app.command()
@@ -253,6 +348,94 @@ def emulator(
 
     serve_forever(EmulatorConfig(host=host, port=port, api_key=key, scenario=scenario,
                                  interrupt_delay_ms=interrupt_delay_ms))
+
+
+config_app = typer.Typer(help="Show or change the config file (TOML).",
+                         no_args_is_help=True, rich_markup_mode=None)
+app.add_typer(config_app, name="config")
+ProfileOpt = Annotated[str | None, typer.Option(help="Work on [profiles.NAME].")]
+
+
+@config_app.command("path")
+def config_path_cmd() -> None:
+    """Print where the config file is (or would be)."""
+    from voicecli import config as cfg
+
+    typer.echo(str(cfg.config_path()))
+
+
+@config_app.command("show")
+@friendly_errors
+def config_show(profile: ProfileOpt = None) -> None:
+    """Show the effective settings and where each comes from (secrets hidden)."""
+    from voicecli import config as cfg
+
+    conf = cfg.merge({}, os.environ, cfg.read_config(cfg.config_path()), profile)
+    shown = cfg.hide_secrets(conf.values)
+    for key in cfg.KEYS:
+        if key in shown:
+            typer.echo(f"{key} = {shown[key]!r}  ({conf.sources[key]})")
+
+
+@config_app.command("set")
+@friendly_errors
+def config_set(key: str, value: str, profile: ProfileOpt = None) -> None:
+    """Set KEY to VALUE in the config file (owner-only permissions)."""
+    from voicecli import config as cfg
+
+    path = cfg.config_path()
+    data = cfg.set_value(cfg.read_config(path), key, value, profile)
+    cfg.write_config(path, data)
+    shown = "<hidden>" if key in cfg.SECRET_KEYS else repr(cfg.parse_value(key, value))
+    typer.echo(f"{key} = {shown}" + (f" in profile {profile}" if profile else ""), err=True)
+
+
+@config_app.command("unset")
+@friendly_errors
+def config_unset(key: str, profile: ProfileOpt = None) -> None:
+    """Remove KEY from the config file."""
+    from voicecli import config as cfg
+
+    path = cfg.config_path()
+    cfg.write_config(path, cfg.unset_value(cfg.read_config(path), key, profile))
+
+
+@app.command()
+@friendly_errors
+def doctor(
+    emulator: Annotated[bool, typer.Option(help="Check against the built-in emulator instead "
+                                                "of the real endpoint.")] = False,
+    listen: Annotated[bool, typer.Option("--listen/--no-listen", help="Run the 'say "
+                                         "something' microphone check (skip it in scripts)."
+                                         )] = True,
+    listen_seconds: Annotated[float, typer.Option(help="How long to wait for your voice."
+                                                  )] = 8.0,
+    vertex: Annotated[bool, typer.Option(help="Check Vertex AI instead of the Gemini API."
+                                         )] = False,
+    input_device: Annotated[str | None, typer.Option(help="Microphone to check.")] = None,
+    output_device: Annotated[str | None, typer.Option(help="Speaker to check.")] = None,
+    profile: ProfileOpt = None,
+) -> None:
+    """Check credentials, endpoint, audio devices, microphone level and dependencies.
+
+    One line per check; a failure comes with a fix. Exit code 1 if anything required failed.
+    """
+    from voicecli import config as cfg
+    from voicecli import doctor as dr
+    from voicecli.ui.outputs import use_color
+
+    conf = cfg.merge({"input_device": input_device, "output_device": output_device},
+                     os.environ, cfg.read_config(cfg.config_path()), profile)
+    color = use_color(sys.stdout)
+    with _maybe_emulator(emulator, None) as emu:
+        ctx = dr.DoctorContext(
+            env=os.environ, config_values=conf.values, input_device=conf["input_device"],
+            output_device=conf["output_device"], emulator=emu, vertex=vertex,
+            listen_s=listen_seconds if listen else None,
+            say=lambda text: typer.echo(text, err=True))
+        results = dr.run_checks(ctx, dr.default_checks(), lambda r: [
+            typer.echo(line) for line in dr.render(r, color)])
+    raise typer.Exit(dr.exit_code(results))
 
 
 def main() -> None:

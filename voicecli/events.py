@@ -172,6 +172,30 @@ class Notice(Event):
 
 
 @dataclass(frozen=True, kw_only=True)
+class TextInput(Event):
+    """The user typed ``text`` into the live session (sent as realtime text input)."""
+
+    type: ClassVar[str] = "text_input"
+    text: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class Muted(Event):
+    """The microphone was muted (silence is sent instead) or unmuted."""
+
+    type: ClassVar[str] = "muted"
+    muted: bool
+
+
+@dataclass(frozen=True, kw_only=True)
+class PushToTalk(Event):
+    """Push-to-talk: ``active`` True when activity start was sent, False at activity end."""
+
+    type: ClassVar[str] = "push_to_talk"
+    active: bool
+
+
+@dataclass(frozen=True, kw_only=True)
 class ErrorEvent(Event):
     type: ClassVar[str] = "error"
     message: str

@@ -74,6 +74,10 @@ class Settings:
     transcript_file: str | None = None
     tools: bool = True
     barge_in: bool = True
+    push_to_talk: bool = False  # manual activity start/end instead of server VAD
+    text_only: bool = False  # no microphone: type only
+    mute_speaker: bool = False  # transcripts only, no reply audio played
+    record_file: str | None = None  # stereo WAV: microphone left, assistant right
     compression: bool = True  # context window compression (sliding window)
     compression_trigger_tokens: int | None = None  # None: the server's default
     reconnect: ReconnectPolicy = field(default_factory=ReconnectPolicy)

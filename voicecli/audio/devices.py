@@ -72,28 +72,40 @@ def resolve_device(spec: str | None, kind: Kind) -> int | None:
     raise DeviceError(f"{spec!r} matches several {kind} devices ({names}); use the index")
 
 
+def accepts(device: int | None, rate: int, kind: Kind) -> bool:
+    """Whether PortAudio would open ``device`` as mono 16-bit at ``rate``."""
+    s = sd()
+    check = s.check_input_settings if kind == "input" else s.check_output_settings
+    try:
+        check(device=device, samplerate=rate, channels=1, dtype="int16")
+        return True
+    except (s.PortAudioError, ValueError):
+        return False
+
+
 def pick_rate(device: int | None, wanted: int, kind: Kind) -> int:
     """``wanted`` if the device supports it, else its native rate (we resample).
 
     Never lets PortAudio's "Invalid sample rate" reach the user.
     """
-    s = sd()
-    check = s.check_input_settings if kind == "input" else s.check_output_settings
-    try:
-        check(device=device, samplerate=wanted, channels=1, dtype="int16")
+    if accepts(device, wanted, kind):
         return wanted
-    except (s.PortAudioError, ValueError):
-        pass
+    s = sd()
     try:
         info = s.query_devices(device, kind)
     except (s.PortAudioError, ValueError) as exc:
         raise DeviceError(f"no usable {kind} device: {exc}") from None
     native = int(info["default_samplerate"])
     for rate in (native, 48000, 44100):
-        try:
-            check(device=device, samplerate=rate, channels=1, dtype="int16")
+        if accepts(device, rate, kind):
             return rate
-        except (s.PortAudioError, ValueError):
-            continue
     raise DeviceError(f"{kind} device {info['name']!r} cannot be opened as mono 16-bit at "
                       f"{wanted} Hz or {native} Hz")
+
+
+COMMON_RATES = (16000, 24000, 44100, 48000)
+
+
+def supported_rates(device: int, kind: Kind, rates: tuple[int, ...] = COMMON_RATES) -> list[int]:
+    """Which of ``rates`` the device accepts as mono 16-bit."""
+    return [rate for rate in rates if accepts(device, rate, kind)]

@@ -48,6 +48,7 @@ class MicPipeline:
 
     def process(self, samples: np.ndarray) -> None:
         for frame in self._splitter.split(samples):
+            self.level_dbfs = frame_dbfs(frame)  # read by the live view's meter
             if self.detector is not None and not self.muted:
                 playing = self.playback.is_playing(PLAYING_GRACE_S)
                 if self.detector.process(frame, playing):
@@ -57,6 +58,12 @@ class MicPipeline:
             if len(self._pending) >= CHUNK_FRAMES:
                 self.on_chunk(b"".join(self._pending))
                 self._pending.clear()
+
+
+def frame_dbfs(frame: np.ndarray) -> float:
+    """RMS level of an int16 frame in dBFS (−120 for silence)."""
+    ms = float(np.dot(frame, frame.astype(np.float64))) / max(1, len(frame))
+    return 10 * np.log10(ms / 32768.0**2) if ms > 0 else -120.0
 
 
 class Player:
@@ -182,15 +189,16 @@ def read_wav(path: str) -> np.ndarray:
     return resample(data, rate, MIC_RATE)
 
 
-def write_wav(path: str, samples: np.ndarray, rate: int) -> None:
+def write_wav(path: str, samples: np.ndarray, rate: int, flag: str = "--output") -> None:
+    """16-bit WAV: mono for 1-D ``samples``, one channel per column for (n, channels)."""
     try:
         with wave.open(path, "wb") as w:
-            w.setnchannels(1)
+            w.setnchannels(1 if samples.ndim == 1 else samples.shape[1])
             w.setsampwidth(2)
             w.setframerate(rate)
             w.writeframes(samples.astype("<i2").tobytes())
     except OSError as exc:
-        raise DeviceError(f"--output: cannot write {path}: {exc.strerror}") from None
+        raise DeviceError(f"{flag}: cannot write {path}: {exc.strerror}") from None
 
 
 class _Pacer:
@@ -286,3 +294,32 @@ class FileSink:
         audio = np.concatenate(self._recorded) if self._recorded else np.zeros(0, np.int16)
         voiced = np.flatnonzero(np.abs(audio) > 16)
         write_wav(self.path, audio[: voiced[-1] + 1] if len(voiced) else audio[:0], self.rate)
+
+
+class NullSource:
+    """No microphone (``--text``): nothing is captured, and it never finishes."""
+
+    def __init__(self) -> None:
+        self.finished = threading.Event()
+
+    def start(self, mic: MicPipeline) -> None:
+        pass
+
+    def stop(self) -> None:
+        pass
+
+
+class NullSink:
+    """No speaker (``--mute-speaker``): reply audio is drained in real time and discarded,
+    so playback state (and barge-in) behaves as if it were played."""
+
+    def __init__(self, speed: float = 1.0) -> None:
+        self.rate = SPEAKER_RATE
+        self._pacer = _Pacer("null-sink", speed)
+
+    def start(self, playback: PlaybackBuffer) -> None:
+        out = np.zeros(self.rate // 50, dtype=np.int16)
+        self._pacer.run(lambda: playback.read_into(out))
+
+    def stop(self) -> None:
+        self._pacer.stop()

@@ -65,6 +65,9 @@ def make_config(settings: Settings, tools: dict[str, Tool]) -> types.LiveConnect
     if settings.system_instruction and (info is None or info.system_instruction):
         config.system_instruction = types.Content(
             role="user", parts=[types.Part(text=settings.system_instruction)])
+    if settings.push_to_talk:  # the user says when they talk: activity start/end
+        config.realtime_input_config = types.RealtimeInputConfig(
+            automatic_activity_detection=types.AutomaticActivityDetection(disabled=True))
     if tools and (info is None or info.tools):
         config.tools = [types.Tool(function_declarations=[
             types.FunctionDeclaration(**t.declaration()) for t in tools.values()])]
@@ -77,3 +80,10 @@ def audio_blob(pcm: bytes) -> types.Blob:
 
 def function_response(call_id: str | None, name: str, result: dict[str, Any]) -> Any:
     return types.FunctionResponse(id=call_id, name=name, response=result)
+
+
+def activity(start: bool) -> dict[str, Any]:
+    """``send_realtime_input`` arguments for push-to-talk's activity start or end."""
+    if start:
+        return {"activity_start": types.ActivityStart()}
+    return {"activity_end": types.ActivityEnd()}

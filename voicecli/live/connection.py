@@ -20,10 +20,11 @@ from google.genai import types
 
 from voicecli import events as ev
 from voicecli.errors import SessionError
-from voicecli.live.client import audio_blob
+from voicecli.live.client import activity, audio_blob
 from voicecli.live.errors import describe_failure
 from voicecli.live.reconnect import (
     Failure,
+    Kind,
     Outbox,
     Outgoing,
     ReconnectPolicy,
@@ -109,19 +110,27 @@ class LiveConnection:
         """Queue 16 kHz PCM (never blocks; buffered while reconnecting)."""
         if is_loud(pcm):
             self._last_loud = time.monotonic()
-        self.outbox.add("audio", pcm)
-        self._wake.set()
+        self.send("audio", pcm)
 
     def send_tool_response(self, responses: list[Any]) -> None:
         """Queue function responses (replayed after a resume if the server missed them)."""
-        self.outbox.add("tool_response", responses)
+        self.send("tool_response", responses)
+
+    def send(self, kind: Kind, payload: Any) -> None:
+        """Queue any client message: ``text`` (a typed line), ``activity`` ("start" or
+        "end"), ``audio`` or ``tool_response``."""
+        self.outbox.add(kind, payload)
         self._wake.set()
 
     async def _send(self, session: Any, entry: Outgoing) -> None:
         if entry.kind == "audio":
             await session.send_realtime_input(audio=audio_blob(entry.payload))
-        else:
+        elif entry.kind == "tool_response":
             await session.send_tool_response(function_responses=entry.payload)
+        elif entry.kind == "text":
+            await session.send_realtime_input(text=entry.payload)
+        else:
+            await session.send_realtime_input(**activity(entry.payload == "start"))
 
     async def _writer(self) -> None:
         while True:

@@ -28,6 +28,7 @@ from typing import Any, Literal
 import numpy as np
 
 FailureKind = Literal["retry", "handle_refused", "fatal"]
+Kind = Literal["audio", "tool_response", "text", "activity"]  # what a client message is
 
 # Close codes that say "this connection is over", not "your request is wrong".
 FATAL_CLOSE_CODES = frozenset({1007, 1008})
@@ -166,11 +167,12 @@ def classify(exc: BaseException, *, resuming: bool = False, reconnecting: bool =
 
 @dataclass
 class Outgoing:
-    """One client message: ``audio`` (16 kHz PCM bytes) or ``tool_response`` (the SDK's
-    function responses). ``index`` is its client message index on the connection it was
-    sent on (None: not sent on the current connection)."""
+    """One client message: ``audio`` (16 kHz PCM bytes), ``tool_response`` (the SDK's
+    function responses), ``text`` (a typed line) or ``activity`` ("start"/"end").
+    ``index`` is its client message index on the connection it was sent on (None: not sent
+    on the current connection)."""
 
-    kind: Literal["audio", "tool_response"]
+    kind: Kind
     payload: Any
     index: int | None = None
     ever_sent: bool = False
@@ -184,8 +186,8 @@ class Outbox:
     ``lastConsumedClientMessageIndex`` when the server gives one). On a resumed connection
     everything unacknowledged goes out again, oldest first. Audio is bounded to
     ``max_audio`` chunks: the oldest is dropped first, and dropping audio that was never
-    sent is counted in ``dropped_unsent`` for a visible note. Tool responses are never
-    dropped by the bound.
+    sent is counted in ``dropped_unsent`` for a visible note. Other messages (tool
+    responses, typed text, activity start/end) are few and never dropped by the bound.
     """
 
     max_audio: int
@@ -194,7 +196,7 @@ class Outbox:
     _next_index: int = 0  # next client message index on the current connection
     _audio: int = 0
 
-    def add(self, kind: Literal["audio", "tool_response"], payload: Any) -> Outgoing:
+    def add(self, kind: Kind, payload: Any) -> Outgoing:
         entry = Outgoing(kind, payload)
         self.entries.append(entry)
         if kind == "audio":

@@ -54,6 +54,8 @@ def format_line(event: ev.Event) -> str | None:
             return f"You: {text}"
         case ev.AssistantTranscript(final=True, text=text, interrupted=interrupted):
             return f"Gemini: {text}" + (" [interrupted]" if interrupted else "")
+        case ev.TextInput(text=text):
+            return f"You (typed): {text}"
         case ev.ToolCall(name=name, args=args):
             return f"[tool call] {name}({_fmt_args(args)})"
         case ev.ToolResult(name=name, result=result):

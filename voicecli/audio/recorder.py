@@ -1,0 +1,171 @@
+"""``--record FILE.wav``: the session as stereo, microphone left, assistant right.
+
+Taps sit between the audio threads and the pipeline: :class:`RecordingSource` sees each
+block the microphone delivers (16 kHz), :class:`RecordingSink` each block the speaker plays.
+A tap only appends a copy to a deque (no lock, no I/O, no waiting); a writer thread moves
+the blocks to two temporary raw files. At the end the two are aligned by the time of their
+first block and written as one stereo WAV at the speaker's rate.
+"""
+
+from __future__ import annotations
+
+import collections
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from voicecli.audio import MIC_RATE
+from voicecli.audio.engine import MicPipeline, Sink, Source, write_wav
+from voicecli.audio.playback import PlaybackBuffer
+from voicecli.audio.resample import resample
+from voicecli.errors import DeviceError
+
+
+def mux_stereo(left: np.ndarray, left_start: float, right: np.ndarray, right_start: float,
+               rate: int) -> np.ndarray:
+    """Interleave two mono int16 streams at ``rate`` into (n, 2), aligned by start times."""
+    t0 = min(left_start, right_start)
+    pad_l = round((left_start - t0) * rate)
+    pad_r = round((right_start - t0) * rate)
+    n = max(pad_l + len(left), pad_r + len(right))
+    out = np.zeros((n, 2), dtype=np.int16)
+    out[pad_l:pad_l + len(left), 0] = left
+    out[pad_r:pad_r + len(right), 1] = right
+    return out
+
+
+class _Track:
+    """One side: blocks queued by the audio thread, drained to a raw file by the writer."""
+
+    def __init__(self, folder: Path, name: str) -> None:
+        self.path = folder / f"{name}.raw"
+        self.file = open(self.path, "wb")  # noqa: SIM115 (lives with the recording)
+        self.blocks: collections.deque[np.ndarray] = collections.deque()
+        self.start: float | None = None
+
+    def tap(self, block: np.ndarray) -> None:
+        if self.start is None:
+            self.start = time.monotonic() - len(block) / MIC_RATE  # mic blocks are 16 kHz
+        self.blocks.append(block.copy())
+
+    def drain(self) -> None:
+        while self.blocks:
+            self.file.write(self.blocks.popleft().astype("<i2").tobytes())
+
+    def read(self) -> np.ndarray:
+        self.drain()
+        self.file.close()
+        return np.fromfile(self.path, dtype="<i2")
+
+
+class SessionRecorder:
+    """Collects both sides and writes ``path`` at :meth:`close`."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        try:
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            open(path, "ab").close()  # fail now, not after the session
+        except OSError as exc:
+            raise DeviceError(f"--record: cannot write {path}: {exc.strerror}") from None
+        self._tmp = tempfile.TemporaryDirectory(prefix="voicecli-record-")
+        folder = Path(self._tmp.name)
+        self.mic = _Track(folder, "mic")
+        self.speaker = _Track(folder, "speaker")
+        self.speaker_rate = 24000
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._write_loop, name="recorder", daemon=True)
+        self._thread.start()
+        self._closed = False
+
+    def _write_loop(self) -> None:
+        while not self._stop.wait(0.2):
+            self.mic.drain()
+            self.speaker.drain()
+
+    def close(self) -> None:
+        """Stop collecting and write the stereo WAV."""
+        if self._closed:
+            return
+        self._closed = True
+        self._stop.set()
+        self._thread.join(timeout=2)
+        rate = self.speaker_rate
+        mic = resample(self.mic.read(), MIC_RATE, rate)
+        speaker = self.speaker.read()
+        now = time.monotonic()
+        stereo = mux_stereo(mic, self.mic.start or now, speaker, self.speaker.start or now, rate)
+        try:
+            write_wav(self.path, stereo, rate, "--record")
+        finally:
+            self._tmp.cleanup()
+
+
+class _TapMic:
+    """Looks like a MicPipeline to a source; records each 16 kHz block, then passes it on."""
+
+    def __init__(self, mic: MicPipeline, track: _Track) -> None:
+        self._mic = mic
+        self._track = track
+
+    def process(self, samples: np.ndarray) -> None:
+        self._track.tap(samples)
+        self._mic.process(samples)
+
+
+class _TapPlayback:
+    """Looks like the playback buffer to a sink; records what each read produced."""
+
+    def __init__(self, playback: PlaybackBuffer, track: _Track, rate: int) -> None:
+        self._playback = playback
+        self._track = track
+        self._rate = rate
+
+    def read_into(self, out: np.ndarray) -> int:
+        n = self._playback.read_into(out)
+        if self._track.start is None:
+            self._track.start = time.monotonic() - len(out) / self._rate
+        self._track.blocks.append(out.copy())
+        return n
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._playback, name)
+
+
+class RecordingSource:
+    """A source whose microphone blocks are also recorded (left channel)."""
+
+    def __init__(self, source: Source, recorder: SessionRecorder) -> None:
+        self._source = source
+        self._recorder = recorder
+        self.finished = source.finished
+
+    def start(self, mic: MicPipeline) -> None:
+        self._source.start(_TapMic(mic, self._recorder.mic))  # type: ignore[arg-type]
+
+    def stop(self) -> None:
+        self._source.stop()
+
+
+class RecordingSink:
+    """A sink whose played blocks are also recorded (right channel); writes the file at stop."""
+
+    def __init__(self, sink: Sink, recorder: SessionRecorder) -> None:
+        self._sink = sink
+        self._recorder = recorder
+        self.rate = sink.rate
+        recorder.speaker_rate = sink.rate
+
+    def start(self, playback: PlaybackBuffer) -> None:
+        self._sink.start(_TapPlayback(playback, self._recorder.speaker,  # type: ignore[arg-type]
+                                      self.rate))
+
+    def stop(self) -> None:
+        try:
+            self._sink.stop()
+        finally:
+            self._recorder.close()
