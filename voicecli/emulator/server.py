@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import json
 import signal
 import sys
@@ -37,6 +38,7 @@ class Emulator:
         self.synth = Synthesizer(self.config.tts)
         self.handles = HandleStore()
         self.connections: list[ConnectionRecord] = []
+        self._connection_numbers = itertools.count(1)
         self._certs: CertPaths | None = None
         self._server: Server | None = None
         self._tasks: set[asyncio.Task[None]] = set()
@@ -136,7 +138,7 @@ class Emulator:
         session = Session(
             self.config, self.scenario, self.synth, self.handles, route,
             authorized=wire.is_authorized(route, headers, request.path, self.config.api_key),
-            record=record, connection=len(self.connections),
+            record=record, connection=next(self._connection_numbers),
         )
         recv: asyncio.Task[Any] | None = None
         try:
