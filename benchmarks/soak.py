@@ -50,7 +50,7 @@ from voicecli.audio.vad import FRAME_SAMPLES  # noqa: E402
 SCENARIO = ROOT / "benchmarks" / "scenarios" / "soak.toml"
 USER_LINES = ["Good morning.", "What time is it?", "Tell me something nice.", "Thank you."]
 REPLY_SECONDS = [1.6, 1.8, 2.6, 1.4]  # about how long each reply lasts (espeak-ng)
-PAUSE_S = 2.0  # silence after each reply before the user talks again
+PAUSE_S = 2.0  # silence after each reply before the user talks again (plus slack below)
 RESPONSE_DELAY_MS = 80  # emulator thinking time: longer than input transcription takes
 
 
@@ -123,6 +123,9 @@ class ScriptSource:
         # The emulator's "thinking" delays are wall-clock: in conversation time they are
         # ``speed`` times longer (two of them around a tool call).
         think_s = 2 * RESPONSE_DELAY_MS / 1000 * speed
+        # A reconnect delays a reply by its gap (wall-clock, so also ``speed`` × longer in
+        # conversation time): leave room for 300 ms, so the user does not talk over it.
+        think_s += 0.3 * speed
         self._clips = [
             np.concatenate([silence(0.3),
                             np.frombuffer(sample_speech(text, rate=16000), "<i2"),
@@ -179,6 +182,7 @@ class Tally:
         self.replies: list[ev.AssistantTranscript] = []
         self.gaps: list[float] = []
         self.fresh = 0
+        self.interrupts: Counter[str] = Counter()
         self.notices: list[str] = []
         self.errors: list[str] = []
 
@@ -191,6 +195,8 @@ class Tally:
             case ev.Resumed(gap_ms=gap, fresh=fresh):
                 self.gaps.append(gap)
                 self.fresh += fresh
+            case ev.Interrupted(source=source):
+                self.interrupts[source] += 1
             case ev.Notice(message=message):
                 self.notices.append(message)
             case ev.ErrorEvent(message=message):
@@ -284,6 +290,7 @@ def main() -> int:
         "lost_lines": lost_u + lost_r,
         "duplicated_lines": dup_u + dup_r,
         "cut_replies": cut,
+        "interruptions": dict(tally.interrupts),
         "notices": len(tally.notices),
         "errors": tally.errors[:3],
         "server_closes": result["closes"],
