@@ -128,7 +128,7 @@ def assert_reconnected(out: Outcome, reason: str = "") -> None:
 POINTS = {
     "speech": {"on": "speech_start", "delay_s": 0.2},  # the user is talking
     "reply": {"on": "first_audio", "delay_s": 0.3},  # the model is talking
-    "tool": {"on": "tool_call"},  # the tool call is in flight
+    "tool": {"on": "tool_call", "delay_s": 0.05},  # the tool call is in flight
 }
 RECOVERABLE = {
     "drop": ({"kind": "drop"}, "1006"),
