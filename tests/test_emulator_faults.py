@@ -141,3 +141,19 @@ def test_compression_settings_are_validated_naming_the_field():
     d.setup(contextWindowCompression={"triggerTokens": 1000,
                                       "slidingWindow": {"targetTokens": 2000}})
     assert d.closed().code == 1007 and "target_tokens" in d.closed().reason
+
+
+def test_a_reply_not_yet_begun_is_said_in_full_after_resuming():
+    handles = HandleStore()
+    d = Driver(handles=handles, pace=0, response_delay_ms=300)
+    d.setup(sessionResumption={}, outputAudioTranscription={})
+    d.send({"realtime_input": {"text": "hi"}})
+    d.advance(0.1)  # the turn is taken, the reply is still being "thought"
+    assert "modelTurn" not in d.kinds()
+    handle = last_handle(d)
+    d.session.connection_lost(d.now)
+    d2 = Driver(handles=handles, pace=0)
+    d2.setup(sessionResumption={"handle": handle})
+    d2.advance(2)
+    assert d2.text("outputTranscription") == d.session.scenario.turns[0].reply
+    assert d2.session.record.replies[0].resumed

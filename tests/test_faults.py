@@ -182,7 +182,7 @@ def test_short_stall_is_not_a_drop(tmp_path, conversation_wav):
 @pytest.mark.parametrize("point", ["speech", "tool"])
 def test_refused_handle_starts_a_fresh_session_and_says_so(tmp_path, conversation_wav, point):
     out = run_case(tmp_path, conversation_wav, refuse=True,
-                   faults=({"kind": "drop", **POINTS[point]},))
+                   faults=({"kind": "drop", **POINTS[point], "delay_s": 0.0},))
     got = out.events
     assert out.code == 0
     resumed = got.of(ev.Resumed)
@@ -198,7 +198,8 @@ def test_refused_handle_starts_a_fresh_session_and_says_so(tmp_path, conversatio
     if point == "tool":  # the call in flight is reported lost, not silently dropped
         lost = [e for e in got.of(ev.ToolCancelled) if e.lost]
         calls = got.of(ev.ToolCall)
-        assert lost and lost[0].ids == [calls[0].id]
+        answered = out.emu.connections[0].times("tool_response")  # it made it before the drop
+        assert calls and (answered or [e.ids for e in lost] == [[calls[0].id]]), got.events
 
 
 def test_gives_up_after_bounded_attempts(tmp_path, conversation_wav):

@@ -16,9 +16,10 @@ User speech longer than ``interrupt_delay_ms`` while the reply is playing (first
 until first chunk + audio duration) sends ``interrupted`` and drops the rest of the turn.
 An unknown session resumption handle closes the connection 1008 (policy), like other
 credential-type failures. Handles are issued at setup, when a user turn is taken, after a tool
-call is sent, when its response is consumed and at each turn's end; a resumed connection
-continues from there (scenario position, a tool call still waiting for its response). The
-rest of a reply in flight when a connection ends is lost, as with the real service.
+call is sent, when its response is consumed, when a reply's first audio goes out and at each
+turn's end; a resumed connection continues from there: the scenario position, a tool call
+still waiting for its response, a reply not a word of which was sent yet (it is said in full).
+The rest of a reply in flight when a connection ends is lost, as with the real service.
 Injected faults (:mod:`~voicecli.emulator.faults`) come out as :class:`Drop`,
 :class:`Stall`, :class:`SendRaw` or :class:`Close`.
 """
@@ -100,6 +101,8 @@ class ResumeState:
     context_tokens: int
     pending_call: tuple[str, str, dict[str, Any]] | None = None  # (id, name, args) unanswered
     pending_turn: int = 0  # scenario turn index of the reply waiting for it
+    # A reply not a word of which went out yet: (scenario turn index, its text if known).
+    pending_reply: tuple[int, str | None] | None = None
 
 
 class HandleStore:
@@ -168,6 +171,7 @@ class _Reply:
     cancelled: bool = False
     call_id: str | None = None  # waiting for this tool response
     call_sent: bool = False  # the toolCall went out (only then can a resume restore it)
+    speech_scheduled: bool = False  # record.reply_text is what it will say
     call_args: dict[str, Any] = field(default_factory=dict)
 
 
@@ -398,6 +402,7 @@ class Session:
                     or self.scenario.refuse_resumption:
                 raise wire.ProtocolError(
                     wire.CLOSE_POLICY, "Session resumption handle is invalid or has expired.")
+            self.settings = settings  # the resumed reply is spoken with these settings
             self._resume(state, now)
         else:
             self._context_tokens = text_tokens(settings.system_instruction)
@@ -442,8 +447,21 @@ class Session:
                                  prompt_tokens={"TEXT": 0, "AUDIO": 0}, call_id=call_id,
                                  call_sent=True, call_args=args)
             self.record.replies.append(record)
+        elif state.pending_reply is not None:  # say it all on this connection
+            index, text = state.pending_reply
+            turn = self.scenario.turn(index)
+            record = ReplyRecord(index=index, user_text=turn.user, reply_text=turn.reply,
+                                 resumed=True)
+            self._reply = _Reply(turn=turn, user=_UserTurn("audio"), record=record,
+                                 prompt_tokens={"TEXT": 0, "AUDIO": 0})
+            self.record.replies.append(record)
+            if text is None:
+                self._begin(self._reply, now)
+            else:
+                self._speak(self._reply, text, None, now + self.config.response_delay_ms / 1000)
         self.record.event(now, "resumed", turn_index=state.turn_index,
-                          pending_call=state.pending_call is not None)
+                          pending_call=state.pending_call is not None,
+                          pending_reply=state.pending_reply is not None)
 
     def _resumption_update(self, now: float) -> Output:
         reply = self._reply
@@ -451,9 +469,14 @@ class Session:
         if reply is not None and reply.call_id and reply.call_sent and not reply.cancelled:
             pending = (reply.call_id, reply.record.tool_call["name"] if reply.record.tool_call
                        else "", reply.call_args)
+        unsaid = None
+        if pending is None and reply is not None and not reply.cancelled \
+                and not reply.done and reply.started_at is None:
+            unsaid = (reply.record.index,
+                      reply.record.reply_text if reply.speech_scheduled else None)
         handle = self.handles.issue(ResumeState(
             self.session_id, self._turn_index, self._context_tokens, pending,
-            reply.record.index if reply is not None else 0))
+            reply.record.index if reply is not None else 0, unsaid))
         assert self.settings is not None
         index = self._client_index if self.settings.transparent_resumption else None
         return Send(wire.resumption_update(handle, index))
@@ -677,12 +700,18 @@ class Session:
         if user.kind == "audio" and settings.input_transcription:
             for i, frag in enumerate(fragments(user_text)):
                 self._send(now + i * FRAGMENT_SPACING_S, wire.input_transcription(frag), reply)
+        self._begin(reply, now)
+
+    def _begin(self, reply: _Reply, now: float) -> None:
+        """After the thinking time: call the turn's tool, or speak its reply."""
+        assert self.settings is not None
+        settings, turn, user, record = self.settings, reply.turn, reply.user, reply.record
         t = now + self.config.response_delay_ms / 1000
         if self.scenario.parrot:
-            if user.kind == "audio":
+            if user.kind == "audio" and user.pcm:
                 self._speak(reply, PARROT_TEXT, resample(user.pcm, INPUT_RATE, OUTPUT_RATE), t)
             else:
-                self._speak(reply, user.text, None, t)
+                self._speak(reply, user.text or PARROT_TEXT, None, t)
             return
         call = turn.tool_call
         if call is None:
@@ -717,6 +746,7 @@ class Session:
         if pcm is None:
             pcm = self.synth.speak(text, settings.voice, settings.language) if text else b""
         reply.record.reply_text = text
+        reply.speech_scheduled = True
         reply.record.pcm = pcm
         reply.duration = len(pcm) / 2 / OUTPUT_RATE
         chunk_bytes = max(2, cfg.audio_chunk_ms * OUTPUT_RATE // 1000 * 2)
@@ -749,6 +779,8 @@ class Session:
             if reply.started_at is None:
                 reply.started_at = reply.record.started_at = now
                 self.record.event(now, "first_audio", index=reply.record.index)
+                if self.settings is not None and self.settings.resumption:
+                    self._at(now, self._resumption_update)  # from here on it is in flight
             reply.record.sent_bytes += len(chunk)
             return Send(wire.audio_chunk(chunk, OUTPUT_RATE))
         return build
