@@ -39,8 +39,7 @@ READERS=$STATE/readers.pid
 JACK_PIDFILE=$STATE/jackd.pid
 JACK_LOG=$STATE/jackd.log
 LOCK=$STATE/lock
-# JACK servers live per user and machine (/dev/shm), not per directory: name ours after $STATE
-# and the PulseAudio daemon's pid (a stale server of a lost state dir must not be picked up).
+# JACK servers live per user and machine (/dev/shm), not per directory: name ours after $STATE.
 JACK_SERVER_FILE=$STATE/jack-server
 JACK_SERVER=$(cat "$JACK_SERVER_FILE" 2>/dev/null ||
     echo "voicecli-$(printf '%s' "$STATE" | cksum | cut -d' ' -f1)")
@@ -110,8 +109,19 @@ start_only48() {
         return 0
     fi
     if [[ -z $(live_pids "$JACK_PIDFILE") ]]; then
-        JACK_SERVER=voicecli-$(printf '%s' "$STATE" | cksum | cut -d' ' -f1)-$(cat "$PIDFILE")
+        # A stable name per state dir: JACK reclaims a dead server's registry slot only when
+        # the new one has the same name, and the registry holds just 8 (/dev/shm, per machine).
+        JACK_SERVER=voicecli-$(printf '%s' "$STATE" | cksum | cut -d' ' -f1)
         echo "$JACK_SERVER" >"$JACK_SERVER_FILE"
+        # A server of a lost state dir (rm -rf .state while running) would hold the name.
+        pkill -f -- "jackd --no-realtime --name $JACK_SERVER " 2>/dev/null && sleep 0.2
+        if ! pgrep -x jackd >/dev/null; then
+            # No JACK server runs at all, so every registry entry is stale: clear them, or
+            # crashed servers' entries fill the registry ("Too many servers already active").
+            uid=$(id -u)
+            rm -f /dev/shm/jack-shm-registry /dev/shm/jack-"$uid"-* /dev/shm/jack_db-"$uid" \
+                /dev/shm/jack_sem."$uid"_* 2>/dev/null || true
+        fi
         (client_env && exec setsid jackd --no-realtime --name "$JACK_SERVER" \
             -d dummy -r 48000 -p 480 -C 0 -P 0 </dev/null >"$JACK_LOG" 2>&1 9>&-) &
         echo $! >"$JACK_PIDFILE"

@@ -46,11 +46,12 @@ def assert_one_line_error(proc: subprocess.CompletedProcess[str], *needles: str)
         assert needle in errors[0], errors[0]
 
 
-def start_chat(emu: Any, env: dict[str, str], *args: str) -> subprocess.Popen[str]:
-    """Run ``voicecli chat`` against emulator ``emu`` on the devices of ``env``; returns once
-    its microphone audio reaches the emulator."""
+def start_chat(emu: Any, env: dict[str, str], *args: str,
+               command: str = "chat") -> subprocess.Popen[str]:
+    """Run ``voicecli chat`` (or ``command``) against emulator ``emu`` on the devices of
+    ``env``; returns once its microphone audio reaches the emulator."""
     proc = subprocess.Popen(
-        [sys.executable, "-m", "voicecli", "chat", "--base-url", emu.base_url,
+        [sys.executable, "-m", "voicecli", command, "--base-url", emu.base_url,
          "--ca-cert", emu.ca_cert_path, "--api-version", "v1beta", *args],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
         env=clean_env(GEMINI_API_KEY=emu.api_key, **env),

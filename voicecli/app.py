@@ -70,9 +70,24 @@ class ChatRunner:
         if self._conn is not None:
             self._conn.send_audio(pcm)
 
+    # -- reconnect hooks (LiveConnection decides; these keep the conversation whole) ------
     def _busy(self) -> bool:
         """Not a quiet moment to renew the connection (see LiveConnection)."""
         return self.state.in_reply or bool(self.state.user_text or self._tool_tasks)
+
+    def _settle_before_reconnect(self) -> None:
+        """Settle half-received lines first: nothing shown is lost or repeated."""
+        turn = self.state.turn if self.state.in_reply else None
+        for line in self.state.connection_lost():
+            self.bus.emit(line)
+        if turn is not None:
+            self.player.playback.end_turn(turn)
+
+    def _forget_unanswerable_calls(self) -> None:
+        """A fresh session never made the pending calls: report them lost."""
+        lost = self.state.forget_tool_calls()
+        if lost:
+            self.dispatch(ev.ToolCancelled(ids=lost, lost=True))
 
     def _send_control(self, kind: str, payload: str) -> None:
         """Typed text or activity start/end, in order with the audio (queued until open)."""
@@ -145,17 +160,10 @@ class ChatRunner:
                     if task is not None:
                         task.cancel()
             case ev.Reconnecting():
-                # Settle half-received lines first: nothing shown is lost or repeated.
-                turn = self.state.turn if self.state.in_reply else None
-                for line in self.state.connection_lost():
-                    self.bus.emit(line)
-                if turn is not None:
-                    playback.end_turn(turn)
+                self._settle_before_reconnect()
             case ev.Resumed(fresh=True):
                 self.bus.emit(event)  # before the calls it made us forget
-                lost = self.state.forget_tool_calls()
-                if lost:
-                    self.dispatch(ev.ToolCancelled(ids=lost, lost=True))
+                self._forget_unanswerable_calls()
                 return
         self.bus.emit(event)
 
@@ -232,23 +240,38 @@ class ChatRunner:
         creds = self.settings.credentials
         return redact(text, [creds.api_key, *(v for _, v in creds.headers)])
 
+    # -- hooks a variant of the session (voicecli.translate) replaces ------------------
+    def _make_mic(self) -> MicPipeline:
+        detector = (BargeInDetector(webrtc_is_speech()) if self.settings.barge_in else None)
+        return MicPipeline(
+            self.player.playback, detector,
+            on_chunk=lambda pcm: self._threadsafe(self._on_mic_chunk, pcm),
+            on_barge_in=lambda turn: self._threadsafe(self._on_local_barge_in, turn),
+        )
+
+    def _live_config(self, live_client: Any) -> Any:
+        return live_client.make_config(self.settings, self.tools)
+
+    def _on_connected(self, session: Any, mic: MicPipeline) -> None:
+        """The session is up: announce it and start the audio ends."""
+        self.bus.emit(ev.SessionStarted(model=self.settings.model, voice=self.settings.voice,
+                                        session_id=getattr(session, "session_id", None)))
+        self.sink.start(self.player.playback)
+        self.source.start(mic)
+        self.bus.emit(ev.Status(state="listening", detail=self._listening_hint()))
+
     async def _run_session(self) -> None:
         from voicecli.live import client as live_client
         from voicecli.live.connection import LiveConnection
         from voicecli.live.errors import describe_failure
 
-        detector = (BargeInDetector(webrtc_is_speech()) if self.settings.barge_in else None)
-        mic = MicPipeline(
-            self.player.playback, detector,
-            on_chunk=lambda pcm: self._threadsafe(self._on_mic_chunk, pcm),
-            on_barge_in=lambda turn: self._threadsafe(self._on_local_barge_in, turn),
-        )
+        mic = self._make_mic()
         self.mic = mic
         self._apply_mute()  # push-to-talk: nothing goes out until the key is pressed
         self.bus.emit(ev.Status(state="connecting", detail=self.endpoint))
         policy = self.settings.reconnect
         client = live_client.make_client(self.settings.credentials, **policy.ws_args())
-        config = live_client.make_config(self.settings, self.tools)
+        config = self._live_config(live_client)
         conn = LiveConnection(client, self.settings.model, config, policy, emit=self.dispatch,
                               busy=self._busy, endpoint=self.endpoint)
         try:
@@ -256,12 +279,7 @@ class ChatRunner:
                 self._conn = conn
                 for kind, payload in self._early:
                     conn.send(kind, payload)
-                self.bus.emit(ev.SessionStarted(model=self.settings.model,
-                                                voice=self.settings.voice,
-                                                session_id=conn.session_id))
-                self.sink.start(self.player.playback)
-                self.source.start(mic)
-                self.bus.emit(ev.Status(state="listening", detail=self._listening_hint()))
+                self._on_connected(conn, mic)
                 await self._until_done()
         except UserError:
             raise

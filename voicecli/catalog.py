@@ -114,3 +114,55 @@ def resolve_language(code: str) -> str:
         f"unknown language {code!r}.{_did_you_mean(wanted, list(LANGUAGES))} "
         f"Valid languages: {', '.join(LANGUAGES)}"
     )
+
+
+# Target languages of the translate model (``TranslationConfig.target_language_code``):
+# base BCP-47 codes. A regional form (``de-DE``, ``pt-BR``) is accepted when its base is here.
+TRANSLATE_LANGUAGES: dict[str, str] = {
+    "af": "Afrikaans", "am": "Amharic", "ar": "Arabic", "az": "Azerbaijani",
+    "be": "Belarusian", "bg": "Bulgarian", "bn": "Bengali", "bs": "Bosnian", "ca": "Catalan",
+    "cs": "Czech", "cy": "Welsh", "da": "Danish", "de": "German", "el": "Greek",
+    "en": "English", "es": "Spanish", "et": "Estonian", "eu": "Basque", "fa": "Persian",
+    "fi": "Finnish", "fil": "Filipino", "fr": "French", "ga": "Irish", "gl": "Galician",
+    "gu": "Gujarati", "he": "Hebrew", "hi": "Hindi", "hr": "Croatian", "hu": "Hungarian",
+    "hy": "Armenian", "id": "Indonesian", "is": "Icelandic", "it": "Italian", "ja": "Japanese",
+    "jv": "Javanese", "ka": "Georgian", "kk": "Kazakh", "km": "Khmer", "kn": "Kannada",
+    "ko": "Korean", "lo": "Lao", "lt": "Lithuanian", "lv": "Latvian", "mk": "Macedonian",
+    "ml": "Malayalam", "mn": "Mongolian", "mr": "Marathi", "ms": "Malay", "my": "Burmese",
+    "ne": "Nepali", "nl": "Dutch", "no": "Norwegian", "pa": "Punjabi", "pl": "Polish",
+    "pt": "Portuguese", "ro": "Romanian", "ru": "Russian", "si": "Sinhala", "sk": "Slovak",
+    "sl": "Slovenian", "sq": "Albanian", "sr": "Serbian", "sv": "Swedish", "sw": "Swahili",
+    "ta": "Tamil", "te": "Telugu", "th": "Thai", "tr": "Turkish", "uk": "Ukrainian",
+    "ur": "Urdu", "uz": "Uzbek", "vi": "Vietnamese", "zh": "Chinese", "zu": "Zulu",
+}
+
+
+def resolve_translate_language(code: str) -> str:
+    """Canonical form of a translation language: ``de``, ``DE`` → ``de``; ``de_de`` → ``de-DE``.
+
+    The base language must be one the translate model supports; a region (two letters or
+    three digits, e.g. ``es-419``) may follow. Raises ValueError with a did-you-mean.
+    """
+    wanted = code.strip().replace("_", "-")
+    base, _, region = wanted.partition("-")
+    base = base.lower()
+    region_ok = region == "" or (len(region) == 2 and region.isalpha()) \
+        or (len(region) == 3 and region.isdigit())
+    if base in TRANSLATE_LANGUAGES and region_ok:
+        return f"{base}-{region.upper()}" if region else base
+    # Suggest from names first ("german", "Germna" → 'de'), then from codes ("dee" → 'de').
+    by_name = {name.lower(): c for c, name in TRANSLATE_LANGUAGES.items()}
+    close = difflib.get_close_matches(wanted.lower(), list(by_name), n=1, cutoff=0.7)
+    if close:
+        hint = f" Did you mean {by_name[close[0]]!r} ({TRANSLATE_LANGUAGES[by_name[close[0]]]})?"
+    else:
+        hint = _did_you_mean(base, list(TRANSLATE_LANGUAGES))
+    raise ValueError(f"unknown translation language {code!r}.{hint} "
+                     "See 'voicecli languages --translate' for the list")
+
+
+def language_name(code: str) -> str:
+    """A readable name for a translation language code (``de-AT`` → ``German (AT)``)."""
+    base, _, region = code.partition("-")
+    name = TRANSLATE_LANGUAGES.get(base.lower(), code)
+    return f"{name} ({region})" if region else name

@@ -180,17 +180,8 @@ def chat(
     else:
         system_instruction = conf["system"]
     with _maybe_emulator(emulator, scenario) as emu:
-        if emu is not None:
-            creds = st.Credentials(api_key=emu.api_key, base_url=emu.base_url,
-                                   api_version=api_version or "v1beta",
-                                   ca_cert=emu.ca_cert_path)
-            endpoint = f"the emulator at {emu.base_url}"
-        else:
-            creds = st.resolve_credentials(cfg.key_env(os.environ, conf), vertex=vertex,
-                                           base_url=conf["base_url"],
-                                           api_version=conf["api_version"], headers=header,
-                                           ca_cert=ca_cert)
-            endpoint = conf["base_url"] or ("Vertex AI" if creds.vertex else "the Gemini API")
+        creds, endpoint = _credentials(emu, conf, vertex=vertex, api_version=api_version,
+                                       header=header, ca_cert=ca_cert)
         settings = st.Settings(
             model=conf["model"], voice=voice_name, language=lang,
             system_instruction=system_instruction, credentials=creds,
@@ -205,8 +196,29 @@ def chat(
     raise typer.Exit(code)
 
 
-def open_audio(settings: Any) -> tuple[Any, Any]:
-    """The source and sink ``settings`` ask for (devices, files, none; recorded or not)."""
+def _credentials(emu: Any, conf: Any, *, vertex: bool, api_version: str | None,
+                 header: list[str] | None, ca_cert: str | None) -> tuple[Any, str]:
+    """Credentials and a readable endpoint name: the emulator's, or from the merged
+    settings ``conf`` (flags, environment, config file) and the environment."""
+    from voicecli import config as cfg
+    from voicecli import settings as st
+
+    if emu is not None:
+        creds = st.Credentials(api_key=emu.api_key, base_url=emu.base_url,
+                               api_version=api_version or "v1beta", ca_cert=emu.ca_cert_path)
+        return creds, f"the emulator at {emu.base_url}"
+    creds = st.resolve_credentials(cfg.key_env(os.environ, conf), vertex=vertex,
+                                   base_url=conf["base_url"], api_version=conf["api_version"],
+                                   headers=header, ca_cert=ca_cert)
+    return creds, conf["base_url"] or ("Vertex AI" if creds.vertex else "the Gemini API")
+
+
+def open_audio(settings: Any, keep_leading: bool = False,
+               speaker: dict[str, Any] | None = None) -> tuple[Any, Any]:
+    """The source and sink ``settings`` ask for (devices, files, none; recorded or not).
+
+    ``keep_leading``: an output WAV starts when the session does (see FileSink);
+    ``speaker``: DeviceSink options (latency, block_ms)."""
     from voicecli.audio import engine
 
     source: Any
@@ -221,14 +233,15 @@ def open_audio(settings: Any) -> tuple[Any, Any]:
         dev = devices.resolve_device(settings.input_device, "input")
         source = engine.DeviceSource(dev, devices.pick_rate(dev, 16000, "input"))
     if settings.output_file is not None:
-        sink = engine.FileSink(settings.output_file)
+        sink = engine.FileSink(settings.output_file, keep_leading=keep_leading)
     elif settings.mute_speaker:
         sink = engine.NullSink()
     else:
         from voicecli.audio import devices
 
         dev = devices.resolve_device(settings.output_device, "output")
-        sink = engine.DeviceSink(dev, devices.pick_rate(dev, 24000, "output"))
+        sink = engine.DeviceSink(dev, devices.pick_rate(dev, 24000, "output"),
+                                 **(speaker or {}))
     if settings.record_file:
         from voicecli.audio import recorder
 
@@ -289,6 +302,130 @@ async def _run_live(runner: Any, view: Any) -> int:
 
 @app.command()
 @friendly_errors
+def translate(
+    to: Annotated[str | None, typer.Option("--to", help="Language to translate into, e.g. de "
+                                           "or de-DE (see 'voicecli languages --translate')."
+                                           )] = None,
+    from_: Annotated[str | None, typer.Option("--from", help="The speaker's language (a hint "
+                                              "for the transcription; detected if omitted)."
+                                              )] = None,
+    echo_target: Annotated[bool, typer.Option("--echo-target", help="Also speak when the "
+                                              "speaker already talks the target language "
+                                              "(the model's echo option).")] = False,
+    headphones: Annotated[bool, typer.Option(help="Full duplex: keep talking while the "
+                                             "translation plays (otherwise the microphone "
+                                             "is muted meanwhile).")] = False,
+    subtitles: Annotated[str | None, typer.Option(help="Write the translation as subtitles: "
+                                                  "FILE.srt or FILE.vtt.")] = None,
+    model: Annotated[str, typer.Option(help="Model id; a conversational model gets an "
+                                       "interpreter prompt instead.")] = catalog.TRANSLATE_MODEL,
+    vertex: Annotated[bool, typer.Option(help="Use Vertex AI.")] = False,
+    base_url: Annotated[str | None, typer.Option(help="Custom endpoint (proxy).")] = None,
+    api_version: Annotated[str | None, typer.Option(help="API version.")] = None,
+    header: Annotated[list[str] | None, typer.Option(help="Extra header 'Name: value' "
+                                                     "(repeatable).")] = None,
+    ca_cert: Annotated[str | None, typer.Option(help="Trust this CA PEM.")] = None,
+    input_device: Annotated[str | None, typer.Option(help="Microphone: index or name.")] = None,
+    output_device: Annotated[str | None, typer.Option(help="Speaker: index or name.")] = None,
+    input: Annotated[str | None, typer.Option("--input", help="Translate a WAV file (any "
+                                              "rate) or raw 16 kHz s16le on stdin ('-').")
+                     ] = None,
+    output: Annotated[str | None, typer.Option("--output", help="Write the translated audio "
+                                               "to a 24 kHz WAV (aligned with the input).")
+                      ] = None,
+    format: Annotated[str | None, typer.Option("--format", help="stdout format: text or "
+                                               "jsonl. Default text.")] = None,
+    transcript: Annotated[str | None, typer.Option(help="Append finished lines to this "
+                                                        "file.")] = None,
+    emulator: Annotated[bool, typer.Option(help="Use the built-in offline emulator.")] = False,
+    scenario: Annotated[str | None, typer.Option(help="With --emulator: a scenario file.")
+                        ] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No status lines on stderr."
+                                        )] = False,
+) -> None:
+    """Translate speech live: speak one language, hear and read another."""
+    from voicecli import config as cfg
+    from voicecli import settings as st
+
+    flags = dict(input_device=input_device, output_device=output_device, format=format,
+                 base_url=base_url, api_version=api_version)
+    conf = cfg.merge(flags, os.environ, cfg.read_config(cfg.config_path()))
+    format = conf["format"]
+    if to is None:
+        raise ConfigError("--to is required: the language to translate into, e.g. --to de "
+                          "(see 'voicecli languages --translate')")
+    if format not in ("text", "jsonl"):
+        raise ConfigError(f"--format must be 'text' or 'jsonl', got {format!r}")
+    if scenario is not None and not emulator:
+        raise ConfigError("--scenario only applies with --emulator")
+    target = _translate_language("--to", to)
+    source_lang = _translate_language("--from", from_) if from_ else None
+    if subtitles is not None:
+        from voicecli.ui.subtitles import subtitle_format
+
+        subtitle_format(subtitles)
+    with _maybe_emulator(emulator, scenario) as emu:
+        creds, endpoint = _credentials(emu, conf, vertex=vertex, api_version=api_version,
+                                       header=header, ca_cert=ca_cert)
+        from voicecli.translate import TranslateOptions, interpreter_prompt, uses_translate_model
+
+        system = None if uses_translate_model(model) else interpreter_prompt(target, source_lang)
+        settings = st.Settings(
+            model=model, system_instruction=system, credentials=creds,
+            input_device=conf["input_device"], output_device=conf["output_device"],
+            input_file=input,
+            output_file=output, output_format=format, transcript_file=transcript,
+            tools=False, barge_in=False,
+        )
+        options = TranslateOptions(target=target, source=source_lang,
+                                   echo_target=echo_target, headphones=headphones)
+        code = run_translate(settings, options, endpoint, subtitles=subtitles, quiet=quiet)
+    raise typer.Exit(code)
+
+
+def _translate_language(flag: str, code: str) -> str:
+    try:
+        return catalog.resolve_translate_language(code)
+    except ValueError as exc:
+        raise ConfigError(f"{flag}: {exc}") from None
+
+
+def run_translate(settings: Any, options: Any, endpoint: str, subtitles: str | None = None,
+                  quiet: bool = False) -> int:
+    """Open the audio ends and outputs and run one translation session."""
+    import asyncio
+
+    from voicecli import translate as tr
+    from voicecli.ui import outputs
+    from voicecli.ui.subtitles import SubtitleWriter
+    from voicecli.ui.translate_view import BilingualView, ProgressView
+
+    source, sink = open_audio(settings, keep_leading=True, speaker=tr.SPEAKER)
+    sinks: list[Any] = []
+    if settings.input_file not in (None, "-"):
+        sinks.append(ProgressView(quiet=quiet))  # before StatusView: see ProgressView
+    sinks.append(outputs.StatusView(quiet=quiet))
+    if settings.output_format == "jsonl":
+        sinks.append(outputs.JsonlWriter())
+    else:  # two columns on a terminal, Source:/Translation: lines when piped
+        sinks.append(BilingualView() if sys.stdout.isatty() else outputs.TextView())
+    if settings.transcript_file:
+        sinks.append(outputs.TranscriptFile(settings.transcript_file))
+    if subtitles is not None:
+        sinks.append(SubtitleWriter(subtitles))
+    echo = tr.echo_mode(settings.input_file is None, settings.output_file is None,
+                        options.headphones, tr.find_echo_canceller() is not None)
+    bus = outputs.EventBus(sinks)
+    try:
+        runner = tr.TranslateRunner(settings, options, bus, source, sink, endpoint=endpoint,
+                                    echo=echo)
+        return asyncio.run(runner.run())
+    finally:
+        bus.close()
+
+
+@app.command()
+@friendly_errors
 def devices() -> None:
     """List audio devices and the rates they open at; '>' marks the default input, '<' the
     default output."""
@@ -316,10 +453,17 @@ def voices() -> None:
 
 
 @app.command()
-def languages() -> None:
-    """List the speech languages (BCP-47 codes)."""
-    for code, name in catalog.LANGUAGES.items():
+def languages(
+    translate: Annotated[bool, typer.Option("--translate", help="List the languages the "
+                                            "translate model translates into instead.")
+                         ] = False,
+) -> None:
+    """List the speech languages (BCP-47 codes), or with --translate the translation targets."""
+    table = catalog.TRANSLATE_LANGUAGES if translate else catalog.LANGUAGES
+    for code, name in table.items():
         typer.echo(f"{code:<7} {name}")
+    if translate:
+        typer.echo("(a region may follow: de-DE, pt-BR, es-419)")
 
 
 @app.command()

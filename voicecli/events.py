@@ -38,6 +38,7 @@ class SessionStarted(Event):
     model: str
     voice: str | None = None
     session_id: str | None = None
+    detail: str = ""  # e.g. "translate to de" or "interpreter prompt on gemini-3.8-live"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -202,5 +203,53 @@ class ErrorEvent(Event):
     fatal: bool = False
 
 
+@dataclass(frozen=True, kw_only=True)
+class TimedLine(Event):
+    """A line of translate mode: ``final`` is False for in-progress text; final lines carry
+    where they are in the audio (``start_s``/``end_s``, seconds)."""
+
+    text: str
+    final: bool = True
+    start_s: float | None = None
+    end_s: float | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class SourceText(TimedLine):
+    """What the speaker said, in their language (from input transcription).
+
+    Times are positions in the input stream (seconds of microphone or file audio sent). The
+    server transcribes with a lag, so they say when the words were recognised, not when
+    they began.
+    """
+
+    type: ClassVar[str] = "source_text"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Translation(TimedLine):
+    """The translation of the speech (from output transcription).
+
+    Times are where its audio plays in the output stream (seconds since the speaker or the
+    ``--output`` file started); final lines come once the audio has played. Subtitles take
+    their cue times from these.
+    """
+
+    type: ClassVar[str] = "translation"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Progress(Event):
+    """How far a finite input (``--input FILE``) has been sent: ``position_s`` of ``duration_s``.
+
+    ``catching_up`` is True once the input is done and the translation is still coming.
+    """
+
+    type: ClassVar[str] = "progress"
+    position_s: float
+    duration_s: float
+    catching_up: bool = False
+
+
 # Events that never go to JSONL: high-rate or internal.
-NOT_IN_JSONL = frozenset({AssistantAudio.type})
+NOT_IN_JSONL = frozenset({AssistantAudio.type, Progress.type})

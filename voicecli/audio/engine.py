@@ -19,7 +19,7 @@ from typing import Any, BinaryIO, Protocol
 import numpy as np
 
 from voicecli.audio import MIC_RATE, SPEAKER_RATE
-from voicecli.audio.pcm import from_bytes
+from voicecli.audio.pcm import from_bytes, rms_dbfs
 from voicecli.audio.playback import PlaybackBuffer
 from voicecli.audio.resample import StreamResampler, resample
 from voicecli.audio.vad import FRAME_SAMPLES, BargeInDetector, FrameSplitter
@@ -48,7 +48,7 @@ class MicPipeline:
 
     def process(self, samples: np.ndarray) -> None:
         for frame in self._splitter.split(samples):
-            self.level_dbfs = frame_dbfs(frame)  # read by the live view's meter
+            self.level_dbfs = rms_dbfs(frame)  # read by the live view's meter
             if self.detector is not None and not self.muted:
                 playing = self.playback.is_playing(PLAYING_GRACE_S)
                 if self.detector.process(frame, playing):
@@ -58,12 +58,6 @@ class MicPipeline:
             if len(self._pending) >= CHUNK_FRAMES:
                 self.on_chunk(b"".join(self._pending))
                 self._pending.clear()
-
-
-def frame_dbfs(frame: np.ndarray) -> float:
-    """RMS level of an int16 frame in dBFS (−120 for silence)."""
-    ms = float(np.dot(frame, frame.astype(np.float64))) / max(1, len(frame))
-    return 10 * np.log10(ms / 32768.0**2) if ms > 0 else -120.0
 
 
 class Player:
@@ -103,15 +97,18 @@ class Sink(Protocol):
 
 
 class _DeviceStream:
-    """One mono int16 PortAudio stream with 20 ms blocks; counts xruns. Subclasses say which."""
+    """One mono int16 PortAudio stream with 20 ms blocks (``block_ms``); counts xruns.
+    Subclasses say which."""
 
     kind = "input"
     what = "the microphone"
 
-    def __init__(self, device: int | None, rate: int, latency: str | float = "high") -> None:
+    def __init__(self, device: int | None, rate: int, latency: str | float = "high",
+                 block_ms: int = 20) -> None:
         self.device = device
         self.rate = rate
         self.latency = latency
+        self.block_ms = block_ms
         self.xruns = 0
         self._stream: Any = None
 
@@ -129,7 +126,7 @@ class _DeviceStream:
         try:
             self._stream = cls(device=self.device, samplerate=self.rate, channels=1,
                                dtype="int16", latency=self.latency,
-                               blocksize=self.rate // 50, callback=callback)
+                               blocksize=self.rate * self.block_ms // 1000, callback=callback)
             self._stream.start()
         except (s.PortAudioError, ValueError) as exc:
             raise DeviceError(f"cannot open {self.what}: {exc}") from None
@@ -164,8 +161,8 @@ class DeviceSink(_DeviceStream):
     what = "the speaker"
 
     def __init__(self, device: int | None, rate: int = SPEAKER_RATE,
-                 latency: str | float = "high") -> None:
-        super().__init__(device, rate, latency)
+                 latency: str | float = "high", block_ms: int = 20) -> None:
+        super().__init__(device, rate, latency, block_ms)
 
     def start(self, playback: PlaybackBuffer) -> None:
         self._open(playback.read_into)
@@ -245,6 +242,16 @@ class FileSource:
         self._pos = 0
         self._pacer = _Pacer("file-source", speed)
 
+    @property
+    def duration_s(self) -> float | None:
+        """Length of the file (None for stdin)."""
+        return None if self._samples is None else len(self._samples) / MIC_RATE
+
+    @property
+    def position_s(self) -> float:
+        """How much of the input has been fed so far."""
+        return self._pos / MIC_RATE
+
     def _next(self) -> np.ndarray | None:
         if self._samples is not None:
             chunk = self._samples[self._pos:self._pos + FRAME_SAMPLES]
@@ -272,10 +279,12 @@ class FileSource:
 
 
 class FileSink:
-    """Writes what the speaker would play to a 24 kHz WAV, from the first reply sample on."""
+    """Writes what the speaker would play to a 24 kHz WAV, from the first reply sample on
+    (``keep_leading``: from the moment it starts, so the WAV lines up with the input)."""
 
-    def __init__(self, path: str, speed: float = 1.0) -> None:
+    def __init__(self, path: str, speed: float = 1.0, keep_leading: bool = False) -> None:
         self.path = path
+        self.keep_leading = keep_leading
         self.rate = SPEAKER_RATE
         self._recorded: list[np.ndarray] = []
         self._pacer = _Pacer("file-sink", speed)
@@ -284,7 +293,7 @@ class FileSink:
         out = np.zeros(self.rate // 50, dtype=np.int16)
 
         def tick() -> None:
-            if playback.read_into(out) or self._recorded:
+            if playback.read_into(out) or self._recorded or self.keep_leading:
                 self._recorded.append(out.copy())
 
         self._pacer.run(tick)

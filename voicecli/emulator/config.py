@@ -42,3 +42,5 @@ class EmulatorConfig:
     speed: float = 1.0
     faults: tuple[Any, ...] = ()
     refuse_resumption: bool = False
+    translate_lag_ms: int = 300  # translate model: end of an utterance -> its translation
+    translate_silence_ms: int = 400  # translate model: the pause that ends an utterance

@@ -53,7 +53,8 @@ PARROT_TEXT = "(parrot)"
 DEFAULT_NO_TOOL_REPLY = "I would need a tool for that, but none is available."
 _TURN_KEYS = frozenset({"user", "reply", "tool_call", "cancel_tool_call", "no_tool_reply"})
 _TOP_KEYS = frozenset({"name", "description", "after_last", "default_user", "default_reply",
-                       "turn", "fault", "refuse_resumption"})
+                       "turn", "translation", "fault", "refuse_resumption"})
+_TRANSLATION_KEYS = frozenset({"source", "target", "targets"})
 
 
 class ScenarioError(ValueError):
@@ -80,6 +81,24 @@ class Turn:
 
 
 @dataclass(frozen=True)
+class TranslationSpec:
+    """One utterance for the translate model: what was said and its translation.
+
+    ``targets`` maps a base language code (``de``) to the translation into that language;
+    ``target`` is used for any other target language.
+    """
+
+    source: str
+    target: str
+    targets: dict[str, str] = field(default_factory=dict)
+
+    def text_for(self, language: str | None) -> str:
+        """The translation into ``language`` (``de`` or ``de-DE``)."""
+        base = (language or "").split("-")[0].lower()
+        return self.targets.get(base, self.target)
+
+
+@dataclass(frozen=True)
 class Scenario:
     """A scripted conversation (or parrot mode)."""
 
@@ -92,6 +111,7 @@ class Scenario:
     parrot: bool = False
     faults: tuple[Fault, ...] = ()  # see voicecli.emulator.faults
     refuse_resumption: bool = False
+    translations: tuple[TranslationSpec, ...] = ()
 
     def turn(self, index: int) -> Turn:
         """The turn answering the ``index``-th (0-based) user turn."""
@@ -111,12 +131,18 @@ def _str(table: dict[str, Any], key: str, where: str, default: str | None = None
     return value
 
 
-def _turn(table: Any, where: str) -> Turn:
+def _table(table: Any, keys: frozenset[str], where: str) -> dict[str, Any]:
+    """``table`` if it is a TOML table with only ``keys`` (typos are caught at start-up)."""
     if not isinstance(table, dict):
         raise ScenarioError(f"{where}: must be a table")
-    unknown = set(table) - _TURN_KEYS
+    unknown = set(table) - keys
     if unknown:
         raise ScenarioError(f"{where}: unknown keys {sorted(unknown)}")
+    return table
+
+
+def _turn(table: Any, where: str) -> Turn:
+    table = _table(table, _TURN_KEYS, where)
     call = None
     if "tool_call" in table:
         spec = table["tool_call"]
@@ -138,6 +164,19 @@ def _turn(table: Any, where: str) -> Turn:
     )
 
 
+def _translation(table: Any, where: str) -> TranslationSpec:
+    table = _table(table, _TRANSLATION_KEYS, where)
+    targets = table.get("targets", {})
+    if not isinstance(targets, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in targets.items()):
+        raise ScenarioError(f"{where}: targets must be a table of strings")
+    if "target" not in table and not targets:
+        raise ScenarioError(f"{where}: needs 'target' (or a 'targets' table)")
+    target = _str(table, "target", where, next(iter(targets.values()), ""))
+    return TranslationSpec(source=_str(table, "source", where), target=target,
+                           targets={k.lower(): v for k, v in targets.items()})
+
+
 def parse_scenario(text: str, name: str = "scenario") -> Scenario:
     """Parse scenario TOML; raises :class:`ScenarioError` with the offending place."""
     try:
@@ -150,6 +189,9 @@ def parse_scenario(text: str, name: str = "scenario") -> Scenario:
     raw_turns = data.get("turn", [])
     if not isinstance(raw_turns, list):
         raise ScenarioError(f"{name}: use [[turn]] tables")
+    raw_translations = data.get("translation", [])
+    if not isinstance(raw_translations, list):
+        raise ScenarioError(f"{name}: use [[translation]] tables")
     after = data.get("after_last", "cycle")
     if after not in ("cycle", "default"):
         raise ScenarioError(f"{name}: after_last must be 'cycle' or 'default'")
@@ -171,6 +213,8 @@ def parse_scenario(text: str, name: str = "scenario") -> Scenario:
         default_reply=_str(data, "default_reply", name, base.default_reply),
         faults=faults,
         refuse_resumption=refuse,
+        translations=tuple(_translation(t, f"{name}: translation {i + 1}")
+                           for i, t in enumerate(raw_translations)),
     )
 
 

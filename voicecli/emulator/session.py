@@ -227,6 +227,7 @@ class Session:
         self._faults: list[Fault] = []  # armed, waiting for their trigger
         self._event_cursor = 0
         self._sent_count = 0
+        self._translator: Any = None  # a translate.Translator on a translation model
 
     # ------------------------------------------------------------------ driver interface
 
@@ -408,6 +409,10 @@ class Session:
             self._context_tokens = text_tokens(settings.system_instruction)
         self.settings = settings
         self.record.session_id = self.session_id
+        if settings.info.translation:
+            from voicecli.emulator.translate import Translator
+
+            self._translator = Translator(self)
         self._vad = VoiceActivityDetector(vad_settings(
             silence_duration_ms=settings.silence_duration_ms,
             prefix_padding_ms=settings.prefix_padding_ms,
@@ -494,6 +499,9 @@ class Session:
             blobs.extend(body["media_chunks"])
         for blob in blobs:
             self._on_blob(blob, now)
+        if self._translator is not None:
+            self._on_translate_input(body, now)
+            return
         manual = not self.settings.automatic_activity_detection
         for key in ("activity_start", "activity_end"):
             if key in body and not manual:
@@ -540,6 +548,9 @@ class Session:
         pcm = self._to_16k(pcm[: len(pcm) // 2 * 2], rate)
         self.record.audio_chunks += 1
         self.record.input_pcm += pcm
+        if self._translator is not None:
+            self._translator.feed(pcm, now)
+            return
         assert self.settings is not None
         if not self.settings.automatic_activity_detection:
             if self._manual_active:
@@ -563,6 +574,16 @@ class Session:
                 rate, INPUT_RATE, 1, dtype="int16")
         out = stream.resample_chunk(np.frombuffer(pcm, dtype="<i2"))
         return np.asarray(out, dtype="<i2").tobytes()
+
+    def _on_translate_input(self, body: dict[str, Any], now: float) -> None:
+        """A translation model takes audio only and detects utterances itself."""
+        if body.get("text") or "activity_start" in body or "activity_end" in body:
+            raise wire.ProtocolError(
+                wire.CLOSE_INVALID, f"{self.settings and self.settings.model} accepts audio "
+                "input only")
+        if body.get("audio_stream_end"):
+            self.record.activity.append(RecordedEvent(now, "audio_stream_end"))
+            self._translator.flush(now)
 
     def _speech_started(self, now: float, event: VadEvent | None = None) -> None:
         self._seg_started_speaking = self._speaking(now)
@@ -594,6 +615,9 @@ class Session:
         assert self.settings is not None
         if not isinstance(body, dict):
             raise wire.ProtocolError(wire.CLOSE_INVALID, "client_content must be an object")
+        if self._translator is not None:
+            raise wire.ProtocolError(
+                wire.CLOSE_INVALID, f"{self.settings.model} accepts audio input only")
         if self._had_turn and not self.settings.info.mid_session_text:
             raise wire.ProtocolError(
                 wire.CLOSE_INVALID,
@@ -739,8 +763,10 @@ class Session:
             else:
                 reply.call_id = call_id
 
-    def _speak(self, reply: _Reply, text: str, pcm: bytes | None, t0: float) -> None:
-        """Schedule the audio, transcription and end-of-turn messages of ``reply``."""
+    def _speak(self, reply: _Reply, text: str, pcm: bytes | None, t0: float,
+               ends_turn: bool = True) -> None:
+        """Schedule the audio, transcription and (``ends_turn``) end-of-turn messages of
+        ``reply``."""
         assert self.settings is not None
         settings, cfg = self.settings, self.config
         if pcm is None:
@@ -769,6 +795,8 @@ class Session:
                 self._send(burst_time(int(audio_s / burst_s)),
                            wire.output_transcription(piece), reply)
         t_end = burst_time(max(0, len(chunks) - 1) // per_burst)
+        if not ends_turn:  # the translate model streams on: no turns
+            return
         self._send(t_end, wire.generation_complete(), reply)
         self._at(t_end, lambda n: self._finish(reply, n), reply)
         if settings.resumption:

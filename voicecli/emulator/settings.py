@@ -47,6 +47,8 @@ class SessionSettings:
     resumption: bool = False
     resumption_handle: str | None = None
     transparent_resumption: bool = False
+    target_language: str | None = None  # translate model: translation_config
+    echo_target_language: bool = False
 
 
 CONTEXT_WINDOW_TOKENS = 131072  # 128k, the documented Live context window
@@ -179,7 +181,12 @@ def parse_setup(setup: Any, route: Route) -> SessionSettings:
             raise _invalid(f"tools are not supported by {model}")
         if system:
             raise _invalid(f"system_instruction is not supported by {model}")
-    elif setup.get("translation_config") is not None:
+    # The SDK sends it in generationConfig; accept it at the top of setup as well.
+    translation = gen.get("translation_config", setup.get("translation_config"))
+    target, echo_target = None, False
+    if info.translation:
+        target, echo_target = _translation_config(translation)
+    elif translation is not None:
         raise _invalid(f"translation_config is only supported by {catalog.TRANSLATE_MODEL}")
 
     ric = _dict(setup.get("realtime_input_config"), "realtime_input_config")
@@ -221,4 +228,23 @@ def parse_setup(setup: Any, route: Route) -> SessionSettings:
         resumption=resumption is not None,
         resumption_handle=str(handle) if handle else None,
         transparent_resumption=bool(resumption_cfg.get("transparent", False)),
+        target_language=target,
+        echo_target_language=echo_target,
     )
+
+
+def _translation_config(value: Any) -> tuple[str, bool]:
+    """The target language and echo flag of a translate model's ``translation_config``."""
+    config = _dict(value, "translation_config")
+    code = config.get("target_language_code")
+    if not isinstance(code, str) or not code:
+        raise _invalid("translation_config.target_language_code is required")
+    try:
+        target = catalog.resolve_translate_language(code)
+    except ValueError:
+        raise _invalid(f"translation_config.target_language_code: unsupported language "
+                       f"{code!r}") from None
+    echo = config.get("echo_target_language", False)
+    if not isinstance(echo, bool):
+        raise _invalid("translation_config.echo_target_language must be a boolean")
+    return target, echo

@@ -82,6 +82,32 @@ def function_response(call_id: str | None, name: str, result: dict[str, Any]) ->
     return types.FunctionResponse(id=call_id, name=name, response=result)
 
 
+def make_translate_config(target: str, source: str | None = None,
+                          echo_target: bool = False) -> types.LiveConnectConfig:
+    """The translate model's setup: its translation configuration, transcription both ways.
+
+    No voice, tools or system instruction (the model takes none). ``source`` is a hint for
+    the input transcription's language.
+    """
+    return types.LiveConnectConfig(
+        response_modalities=[types.Modality.AUDIO],
+        translation_config=types.TranslationConfig(target_language_code=target,
+                                                   echo_target_language=echo_target),
+        input_audio_transcription=types.AudioTranscriptionConfig(
+            language_codes=[source] if source else None),
+        output_audio_transcription=types.AudioTranscriptionConfig(),
+    )
+
+
+def make_interpreter_config(settings: Settings) -> types.LiveConnectConfig:
+    """A conversational model as an interpreter: ``settings.system_instruction`` holds the
+    interpreter prompt; the user talking over the translation must not cut it off."""
+    config = make_config(settings, {})
+    config.realtime_input_config = types.RealtimeInputConfig(
+        activity_handling=types.ActivityHandling.NO_INTERRUPTION)
+    return config
+
+
 def activity(start: bool) -> dict[str, Any]:
     """``send_realtime_input`` arguments for push-to-talk's activity start or end."""
     if start:

@@ -90,9 +90,12 @@ class LiveConnection:
         return self._live.is_set()
 
     async def _connect(self, handle: str | None) -> None:
-        base = self._config.session_resumption or types.SessionResumptionConfig()
-        resumption = types.SessionResumptionConfig(handle=handle, transparent=base.transparent)
-        config = self._config.model_copy(update={"session_resumption": resumption})
+        config = self._config
+        base = config.session_resumption
+        if base is not None:  # a config without resumption (translation) reconnects fresh
+            resumption = types.SessionResumptionConfig(handle=handle,
+                                                       transparent=base.transparent)
+            config = config.model_copy(update={"session_resumption": resumption})
         cm = self._client.aio.live.connect(model=self._model, config=config)
         session = await cm.__aenter__()
         self._cm, self._session = cm, session

@@ -62,13 +62,18 @@ def format_line(event: ev.Event) -> str | None:
             return f"[tool result] {name} -> {_fmt_args(result)}"
         case ev.ToolCancelled(ids=ids, lost=lost):
             return f"[tool {'lost' if lost else 'cancelled'}] {', '.join(ids)}"
+        case ev.SourceText(final=True, text=text):
+            return f"Source: {text}"
+        case ev.Translation(final=True, text=text):
+            return f"Translation: {text}"
     return None
 
 
 class TextView:
     """Human-readable transcript on stdout."""
 
-    STYLE: ClassVar[dict[str, str]] = {"You": "\x1b[1;36m", "Gemini": "\x1b[1;35m", "[": "\x1b[33m"}
+    STYLE: ClassVar[dict[str, str]] = {"You": "\x1b[1;36m", "Gemini": "\x1b[1;35m", "[": "\x1b[33m",
+                                       "Source": "\x1b[1;36m", "Translation": "\x1b[1;35m"}
 
     def __init__(self, stream: TextIO | None = None, live: bool | None = None) -> None:
         self.stream = stream or sys.stdout
@@ -132,7 +137,7 @@ class JsonlWriter:
     def handle(self, event: ev.Event) -> None:
         if event.type in ev.NOT_IN_JSONL or isinstance(event, ev.Status):
             return
-        if isinstance(event, ev.UserTranscript | ev.AssistantTranscript) and not event.final:
+        if not getattr(event, "final", True):  # partial lines: the final one follows
             return
         self.stream.write(json.dumps(event.to_json_dict(), ensure_ascii=False) + "\n")
         self.stream.flush()

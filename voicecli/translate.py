@@ -1,0 +1,206 @@
+"""``voicecli translate``: live speech-to-speech translation, the imperative shell.
+
+    microphone/file ─► MicPipeline (muted while the translation plays, if half-duplex) ─► Live API
+    Live API ─► TranslationState ─► events ─┬─► Player ─► PlayoutClock ─► speaker/file
+                                            └─► EventBus (columns, Source:/Translation:, JSONL,
+                                                transcript, subtitles, progress)
+
+:class:`TranslateRunner` is a :class:`~voicecli.app.ChatRunner` with the translation pieces
+swapped in: the translate model's configuration (or an interpreter prompt on a conversational
+model), :class:`~voicecli.live.translation.TranslationState` instead of the conversation
+state, no barge-in (the speaker keeps talking while the translation plays), echo handling,
+and a poll loop that releases translation lines once their audio has played (so subtitle
+cues carry exact output positions), reports file progress and ends a file once the
+translation has caught up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from voicecli import catalog
+from voicecli import events as ev
+from voicecli.app import INPUT_END_TIMEOUT_S, ChatRunner
+from voicecli.audio import MIC_RATE
+from voicecli.audio.engine import MicPipeline, Sink, Source
+from voicecli.audio.playout import PlayoutClock
+from voicecli.live.translation import TranslationState
+from voicecli.settings import Settings
+from voicecli.ui.outputs import EventBus
+
+POLL_S = 0.05
+PROGRESS_EVERY_S = 0.25
+CAUGHT_UP_QUIET_S = 3.0  # file input: done once the server was quiet this long after the end
+# The speaker: translation is a stream, so every buffered millisecond is added lag. Smaller
+# output blocks and PortAudio's 'low' latency take the client's lag from ~58 ms to ~35 ms
+# (benchmarks/translate.py, README); a conversation keeps the safer 20 ms / 'high'.
+SPEAKER = {"latency": "low", "block_ms": 10}
+ECHO_TAIL_S = 0.3  # half-duplex: keep the mic muted this long after the translation stops
+
+INTERPRETER_PROMPT = (
+    "You are a simultaneous interpreter. Translate everything the speaker says into {name} "
+    "({code}) and speak only the translation, in the first person, keeping the speaker's "
+    "tone. Never answer questions, comment, greet or add anything of your own. If the speech "
+    "is already in {name}, repeat it as it is.{source}"
+)
+
+
+@dataclass(frozen=True)
+class TranslateOptions:
+    """What to translate into, and how to deal with the speaker's own echo."""
+
+    target: str  # canonical code, e.g. "de" or "de-DE"
+    source: str | None = None  # a hint for the speaker's language
+    echo_target: bool = False
+    headphones: bool = False
+
+
+def uses_translate_model(model: str) -> bool:
+    """True for the dedicated translate model (or any unknown id that says 'translate')."""
+    info = catalog.model_info(model)
+    return info.translation if info is not None else "translate" in model.lower()
+
+
+def interpreter_prompt(target: str, source: str | None) -> str:
+    """The system instruction that turns a conversational model into an interpreter."""
+    hint = f" The speaker talks {catalog.language_name(source)}." if source else ""
+    return INTERPRETER_PROMPT.format(name=catalog.language_name(target), code=target,
+                                     source=hint)
+
+
+def find_echo_canceller() -> Any:
+    """An echo canceller for the microphone, when voicecli has one (None: not available).
+
+    The open-speaker work plugs in here: return a factory that builds a full-duplex
+    MicPipeline fed with the speaker signal; :func:`echo_mode` then prefers it.
+    """
+    return None
+
+
+def echo_mode(mic_is_device: bool, speaker_is_device: bool, headphones: bool,
+              canceller: bool) -> str:
+    """How the translation is kept out of the microphone.
+
+    ``none`` (a file on either end: no acoustic path), ``headphones`` (full duplex, the user
+    said so), ``canceller`` (full duplex with echo cancellation) or ``half-duplex`` (the
+    microphone is muted while the translation plays).
+    """
+    if not (mic_is_device and speaker_is_device):
+        return "none"
+    if headphones:
+        return "headphones"
+    return "canceller" if canceller else "half-duplex"
+
+
+ECHO_NOTES = {
+    "headphones": "full duplex (--headphones): keep the translation out of the microphone",
+    "canceller": "full duplex with echo cancellation",
+    "half-duplex": "half-duplex: the microphone is muted while the translation plays "
+                   "(wear headphones and pass --headphones to talk over it)",
+}
+
+
+class HalfDuplexMic(MicPipeline):
+    """A microphone that sends silence while translation audio plays (and a short tail),
+    so open speakers do not feed the translation back. Decided per block in the capture
+    thread, with no waiting on the event loop."""
+
+    def process(self, samples: np.ndarray) -> None:
+        self.muted = self.playback.is_playing(ECHO_TAIL_S)
+        super().process(samples)
+
+
+class TranslateRunner(ChatRunner):
+    """One ``voicecli translate`` session."""
+
+    def __init__(self, settings: Settings, options: TranslateOptions, bus: EventBus,
+                 source: Source, sink: Sink, endpoint: str = "the Live API",
+                 echo: str = "none") -> None:
+        super().__init__(settings, bus, source, sink, tools={}, endpoint=endpoint)
+        self.options = options
+        self.echo = echo
+        self.translate_model = uses_translate_model(settings.model)
+        self.playout = PlayoutClock(self.player.playback)
+        self.state = TranslationState(  # type: ignore[assignment]
+            self.playout, drained=lambda: self.player.playback.buffered_frames == 0)
+
+    # -- ChatRunner hooks ----------------------------------------------------------------
+    def _make_mic(self) -> MicPipeline:
+        cls = HalfDuplexMic if self.echo == "half-duplex" else MicPipeline
+        return cls(self.player.playback, None,
+                   on_chunk=lambda pcm: self._threadsafe(self._on_mic_chunk, pcm),
+                   on_barge_in=lambda _turn: None)
+
+    def _on_mic_chunk(self, pcm: bytes) -> None:
+        self.state.on_input(len(pcm) / 2 / MIC_RATE)
+        super()._on_mic_chunk(pcm)
+
+    # A continuous stream has no quiet moments and no tools: renew at once, settle nothing.
+    def _busy(self) -> bool:
+        return False
+
+    def _settle_before_reconnect(self) -> None:
+        pass
+
+    def _forget_unanswerable_calls(self) -> None:
+        pass
+
+    def _live_config(self, live_client: Any) -> Any:
+        o = self.options
+        if self.translate_model:
+            return live_client.make_translate_config(o.target, o.source, o.echo_target)
+        return live_client.make_interpreter_config(self.settings)
+
+    def describe(self) -> str:
+        """What this session does, for session_started and the status line."""
+        into = f"{catalog.language_name(self.options.target)} ({self.options.target})"
+        if self.translate_model:
+            return f"translating into {into}"
+        return (f"interpreter prompt on {self.settings.model} (a conversational model, not "
+                f"the translate model): translating into {into}")
+
+    def _on_connected(self, session: Any, mic: MicPipeline) -> None:
+        self.bus.emit(ev.SessionStarted(model=self.settings.model, detail=self.describe(),
+                                        session_id=getattr(session, "session_id", None)))
+        if not self.translate_model:
+            self.bus.emit(ev.Status(state="interpreter", detail=self.describe()))
+        if self.echo in ECHO_NOTES:
+            self.bus.emit(ev.Status(state="echo", detail=ECHO_NOTES[self.echo]))
+        self.sink.start(self.playout)  # type: ignore[arg-type]
+        self.source.start(mic)
+        what = "reading the input" if getattr(self.source, "duration_s", None) else "speak now"
+        self.bus.emit(ev.Status(state="translating", detail=f"{self.describe()}; {what}; "
+                                                            "Ctrl-C to quit"))
+
+    async def _finish_after_input(self) -> None:
+        """The poll loop: release played lines, report progress, end a file once caught up."""
+        duration = getattr(self.source, "duration_s", None)
+        last_progress = 0.0
+        ended: float | None = None
+        while True:
+            await asyncio.sleep(POLL_S)
+            for event in [*self.state.tick(), *self.state.release()]:
+                self.bus.emit(event)
+            now = time.monotonic()
+            finished = self.source.finished.is_set()
+            if duration and now - last_progress >= PROGRESS_EVERY_S:
+                last_progress = now
+                position = min(duration, getattr(self.source, "position_s", duration))
+                self.bus.emit(ev.Progress(position_s=position, duration_s=duration,
+                                          catching_up=finished))
+            if not finished:
+                continue
+            ended = ended or now
+            quiet = now - self._last_server_msg > CAUGHT_UP_QUIET_S
+            if quiet and now - ended > CAUGHT_UP_QUIET_S and \
+                    not self.player.playback.is_playing(0.3):
+                return
+            if now - ended > INPUT_END_TIMEOUT_S:
+                self.bus.emit(ev.ErrorEvent(message="input ended but the translation did not "
+                                            f"finish within {INPUT_END_TIMEOUT_S:.0f} s"))
+                return
