@@ -195,12 +195,12 @@ def parse_setup(setup: Any, route: Route) -> SessionSettings:
 
     cwc = _dict(setup.get("context_window_compression"), "context_window_compression")
     trigger = _int(cwc.get("trigger_tokens"), "context_window_compression.trigger_tokens")
-    target = _int(_dict(cwc.get("sliding_window"), "sliding_window").get("target_tokens"),
-                  "context_window_compression.sliding_window.target_tokens")
+    keep = _int(_dict(cwc.get("sliding_window"), "sliding_window").get("target_tokens"),
+                "context_window_compression.sliding_window.target_tokens")
     if trigger is not None and trigger > CONTEXT_WINDOW_TOKENS:
         raise _invalid(f"context_window_compression.trigger_tokens: {trigger} exceeds the "
                        f"context window of {model} ({CONTEXT_WINDOW_TOKENS} tokens)")
-    if trigger is not None and target is not None and target >= trigger:
+    if trigger is not None and keep is not None and keep >= trigger:
         raise _invalid("context_window_compression.sliding_window.target_tokens must be "
                        "less than trigger_tokens")
 
