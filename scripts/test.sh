@@ -83,12 +83,9 @@ fi
 STAMP=$REPO/.state/pip-installed
 want=$(cat pyproject.toml <(command -v "$PY") | sha256sum | cut -c1-16)
 if [[ -n $CI_MODE || ! -f $STAMP || $(cat "$STAMP") != "$want" ]] ||
-    ! "$PY" -c 'import voicecli, pytest' 2>/dev/null || ! command -v ruff >/dev/null ||
-    ! "$PY" -c 'import importlib.util as u; assert u.find_spec("silero_vad")' 2>/dev/null; then
+    ! "$PY" -c 'import voicecli, pytest' 2>/dev/null || ! command -v ruff >/dev/null; then
     echo "==> pip install -e '.[test]'"
     "$PY" -m pip install -q -e '.[test]' </dev/null
-    # Silero VAD's ONNX model only: its declared dependencies are torch + CUDA (5 GB).
-    "$PY" -m pip install -q --no-deps 'silero-vad>=5' </dev/null
     mkdir -p "$(dirname "$STAMP")"
     echo "$want" >"$STAMP"
 fi

@@ -75,3 +75,24 @@ def stop_chat(proc: subprocess.Popen[str]) -> tuple[str, str]:
     assert time.monotonic() - t < 3, "Ctrl-C took too long"
     assert "Traceback" not in err, err
     return out, err
+
+
+def hello_then_ask_time(path: Path, gap_s: float) -> str:
+    """A WAV at ``path``: 'Hello, can you hear me?', ``gap_s`` of silence, then 'What time is
+    it right now?' (16 kHz mono)."""
+    import wave
+
+    import numpy as np
+
+    from voicecli.emulator.speech import sample_speech
+
+    with wave.open(str(HELLO_WAV)) as w:
+        first = np.frombuffer(w.readframes(w.getnframes()), dtype="<i2")
+    second = np.frombuffer(sample_speech("What time is it right now?", rate=16000), dtype="<i2")
+    gap = np.zeros(int(16000 * gap_s), dtype=np.int16)
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(16000)
+        w.writeframes(np.concatenate([first, gap, second]).tobytes())
+    return str(path)

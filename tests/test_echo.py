@@ -100,7 +100,7 @@ def test_missing_echo_canceller_fails_loudly_suggesting_headphones(monkeypatch):
         EchoCanceller(24000)
 
 
-def test_missing_silero_model_names_the_install_line(monkeypatch, tmp_path):
+def test_silero_model_is_bundled_and_a_missing_one_is_one_clear_error(monkeypatch, tmp_path):
     import pytest
 
     from voicecli.audio import silero
@@ -110,8 +110,9 @@ def test_missing_silero_model_names_the_install_line(monkeypatch, tmp_path):
     with pytest.raises(ConfigError, match="no such file"):
         silero.model_path()
     monkeypatch.delenv("VOICECLI_SILERO_MODEL")
-    monkeypatch.setattr(silero.importlib.util, "find_spec", lambda name: None)
-    with pytest.raises(ConfigError, match="--no-deps silero-vad"):
+    assert silero.model_path() == silero.BUNDLED  # shipped in the package, no download
+    monkeypatch.setattr(silero, "BUNDLED", tmp_path / "missing.onnx")
+    with pytest.raises(ConfigError, match="reinstall voicecli"):
         silero.model_path()
 
 

@@ -615,7 +615,7 @@ def test_session_resumption() -> None:
     assert d.kinds() == ["setupComplete", "sessionResumptionUpdate"]
     d.send({"realtime_input": {"text": "hi"}})
     d.advance(2)
-    assert d.kinds()[-2:] == ["turnComplete", "sessionResumptionUpdate"]
+    assert d.kinds()[-1] == "sessionResumptionUpdate" and "turnComplete" in d.kinds()[-3:]
     handle = d.messages[-1]["sessionResumptionUpdate"]["newHandle"]
     assert parse(d.messages[-1]).session_resumption_update.resumable
 

@@ -6,16 +6,13 @@ import asyncio
 import io
 import json
 import time
-import wave
 
-import numpy as np
-from helpers import HELLO_WAV
+from helpers import HELLO_WAV, hello_then_ask_time
 
 from voicecli import events as ev
 from voicecli.app import ChatRunner
 from voicecli.audio.engine import FileSink, FileSource
 from voicecli.emulator import EmulatorConfig, EmulatorThread
-from voicecli.emulator.speech import sample_speech
 from voicecli.settings import Credentials, Settings
 from voicecli.tools.builtin import BUILTIN_TOOLS, Tool
 from voicecli.ui.outputs import EventBus, JsonlWriter
@@ -34,17 +31,7 @@ class Collect:
 
 def two_utterances(tmp_path) -> str:
     """'Hello, can you hear me?' then, after a pause, 'What time is it right now?'."""
-    with wave.open(str(HELLO_WAV)) as w:
-        first = np.frombuffer(w.readframes(w.getnframes()), dtype="<i2")
-    second = np.frombuffer(sample_speech("What time is it right now?", rate=16000), dtype="<i2")
-    gap = np.zeros(16000 * 5, dtype=np.int16)  # long enough for the whole first reply
-    path = tmp_path / "two.wav"
-    with wave.open(str(path), "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(16000)
-        w.writeframes(np.concatenate([first, gap, second]).tobytes())
-    return str(path)
+    return hello_then_ask_time(tmp_path / "two.wav", gap_s=5)  # the first reply fits in the gap
 
 
 def run(emu, wav: str, tmp_path, tools: dict[str, Tool]) -> tuple[list[ev.Event], str]:

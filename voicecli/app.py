@@ -1,11 +1,12 @@
 """Run one conversation: the imperative shell that wires the pieces together.
 
-    microphone/file ─► MicPipeline (VAD, barge-in flush) ─► queue ─► sender ─► Live API
-    Live API ─► receiver ─► ConversationState ─► events ─┬─► Player (playback buffer)
-                                                         └─► EventBus (text, JSONL, file)
+    microphone/file ─► MicPipeline (VAD, barge-in flush) ─► LiveConnection ─► Live API
+    Live API ─► LiveConnection.messages() ─► ConversationState ─► events ─┬─► Player
+                                                                          └─► EventBus
 
-Only this module and ``live.client`` touch the SDK session; everything they learn becomes
-an event. Failures end the session with an ``error`` event and a non-zero exit code.
+``live.connection`` owns the SDK session(s): it reconnects and resumes on its own and tells
+us with ``Reconnecting``/``Resumed`` events. Everything becomes an event. Failures retrying
+cannot fix end the session with an ``error`` event and a non-zero exit code.
 """
 
 from __future__ import annotations
@@ -44,15 +45,13 @@ class ChatRunner:
         self.state = ConversationState()
         self.player = Player(sink.rate)
         self._stop = asyncio.Event()
-        # Mic audio and control messages (text, activity start/end) share one queue, so
-        # they reach the server in the order they happened.
-        self._mic_queue: asyncio.Queue[bytes | tuple[str, str]] = asyncio.Queue()
         self.mic: MicPipeline | None = None
         self._user_muted = False
         self._talking = False
+        self._early: list[tuple[str, str]] = []  # typed text / activity before connecting
         self._tool_tasks: dict[str, asyncio.Task[None]] = {}
         self._last_server_msg = time.monotonic()
-        self._session: Any = None
+        self._conn: Any = None  # the LiveConnection, once open
         self._loop: asyncio.AbstractEventLoop | None = None
         self._hold_task: asyncio.Task[None] | None = None
         self.hold_policy = HoldPolicy()
@@ -95,11 +94,41 @@ class ChatRunner:
             else:
                 await asyncio.sleep(0.02)
 
+    def _on_mic_chunk(self, pcm: bytes) -> None:
+        if self._conn is not None:
+            self._conn.send_audio(pcm)
+
+    # -- reconnect hooks (LiveConnection decides; these keep the conversation whole) ------
+    def _busy(self) -> bool:
+        """Not a quiet moment to renew the connection (see LiveConnection)."""
+        return self.state.in_reply or bool(self.state.user_text or self._tool_tasks)
+
+    def _settle_before_reconnect(self) -> None:
+        """Settle half-received lines first: nothing shown is lost or repeated."""
+        turn = self.state.turn if self.state.in_reply else None
+        for line in self.state.connection_lost():
+            self.bus.emit(line)
+        if turn is not None:
+            self.player.playback.end_turn(turn)
+
+    def _forget_unanswerable_calls(self) -> None:
+        """A fresh session never made the pending calls: report them lost."""
+        lost = self.state.forget_tool_calls()
+        if lost:
+            self.dispatch(ev.ToolCancelled(ids=lost, lost=True))
+
+    def _send_control(self, kind: str, payload: str) -> None:
+        """Typed text or activity start/end, in order with the audio (queued until open)."""
+        if self._conn is None:
+            self._early.append((kind, payload))
+        else:
+            self._conn.send(kind, payload)  # type: ignore[arg-type]
+
     # -- controls (called by the live view, on the loop's thread) -------------------------
     def send_text(self, text: str) -> None:
         """Send a typed line into the live session (queued until it is connected)."""
         self.bus.emit(ev.TextInput(text=text))
-        self._mic_queue.put_nowait(("text", text))
+        self._send_control("text", text)
 
     def set_muted(self, muted: bool) -> None:
         """Mute the microphone (silence goes out instead) or unmute it."""
@@ -114,11 +143,11 @@ class ChatRunner:
             return
         self._talking = active
         if active:
-            self._mic_queue.put_nowait(("activity", "start"))
+            self._send_control("activity", "start")
             self._apply_mute()
         else:
             self._apply_mute()
-            self._mic_queue.put_nowait(("activity", "end"))
+            self._send_control("activity", "end")
         self.bus.emit(ev.PushToTalk(active=active))
 
     def _apply_mute(self) -> None:
@@ -158,6 +187,12 @@ class ChatRunner:
                     task = self._tool_tasks.pop(call_id, None)
                     if task is not None:
                         task.cancel()
+            case ev.Reconnecting():
+                self._settle_before_reconnect()
+            case ev.Resumed(fresh=True):
+                self.bus.emit(event)  # before the calls it made us forget
+                self._forget_unanswerable_calls()
+                return
         self.bus.emit(event)
 
     async def _answer_tool(self, call_id: str | None, name: str, args: dict[str, Any]) -> None:
@@ -167,36 +202,18 @@ class ChatRunner:
             result = await asyncio.to_thread(run_tool, self.tools, name, args)
             if not self.state.tool_answered(call_id):
                 return  # cancelled while it ran: the server no longer wants it
-            await self._session.send_tool_response(
-                function_responses=[function_response(call_id, name, result)])
+            self._conn.send_tool_response([function_response(call_id, name, result)])
             self.bus.emit(ev.ToolResult(id=call_id, name=name, result=result))
         finally:
             self._tool_tasks.pop(call_id or name, None)
 
     # -- the session ------------------------------------------------------------------
-    async def _send_mic(self) -> None:
-        from voicecli.live.client import activity, audio_blob
-
-        while True:
-            item = await self._mic_queue.get()
-            if isinstance(item, bytes):
-                await self._session.send_realtime_input(audio=audio_blob(item))
-            elif item[0] == "text":
-                await self._session.send_realtime_input(text=item[1])
-            else:
-                await self._session.send_realtime_input(**activity(item[1] == "start"))
-
     async def _receive(self) -> None:
-        # receive() stops after each turn_complete: keep reading forever (see the notes).
-        while True:
-            got = False
-            async for msg in self._session.receive():
-                got = True
-                self._last_server_msg = time.monotonic()
-                for event in self.state.on_message(msg):
-                    self.dispatch(event)
-            if not got:
-                raise SessionError("the server closed the connection")
+        async for msg in self._conn.messages():  # one stream across reconnects
+            self._last_server_msg = time.monotonic()
+            for event in self.state.on_message(msg):
+                self.dispatch(event)
+        raise SessionError("the server closed the connection")
 
     async def _finish_after_input(self) -> None:
         """With a finite input, end once the last reply has been played out."""
@@ -207,9 +224,8 @@ class ChatRunner:
         while time.monotonic() - ended < INPUT_END_TIMEOUT_S:
             await asyncio.sleep(0.1)
             now = time.monotonic()
-            idle = (not self.state.in_reply and not self.state.user_text
-                    and not self._tool_tasks and not playback.is_playing(0.3)
-                    and not self.state.held_turn)
+            idle = (not self._busy() and not playback.is_playing(0.3)
+                    and self._conn.connected and not self.state.held_turn)
             if idle and now - self._last_server_msg > QUIET_AFTER_INPUT_S \
                     and now - ended > QUIET_AFTER_INPUT_S:
                 return
@@ -256,7 +272,7 @@ class ChatRunner:
     def _make_mic(self) -> MicPipeline:
         return build_mic(
             self.player.playback, self.sink, self.settings.echo_mode, self.settings.barge_in,
-            on_chunk=lambda pcm: self._threadsafe(self._mic_queue.put_nowait, pcm),
+            on_chunk=lambda pcm: self._threadsafe(self._on_mic_chunk, pcm),
             on_barge_in=lambda turn: self._threadsafe(self._on_local_barge_in, turn),
         )
 
@@ -273,18 +289,24 @@ class ChatRunner:
 
     async def _run_session(self) -> None:
         from voicecli.live import client as live_client
+        from voicecli.live.connection import LiveConnection
         from voicecli.live.errors import describe_failure
 
         mic = self._make_mic()
         self.mic = mic
         self._apply_mute()  # push-to-talk: nothing goes out until the key is pressed
         self.bus.emit(ev.Status(state="connecting", detail=self.endpoint))
-        client = live_client.make_client(self.settings.credentials)
+        policy = self.settings.reconnect
+        client = live_client.make_client(self.settings.credentials, **policy.ws_args())
         config = self._live_config(live_client)
+        conn = LiveConnection(client, self.settings.model, config, policy, emit=self.dispatch,
+                              busy=self._busy, endpoint=self.endpoint)
         try:
-            async with client.aio.live.connect(model=self.settings.model, config=config) as session:
-                self._session = session
-                self._on_connected(session, mic)
+            async with conn:
+                self._conn = conn
+                for kind, payload in self._early:
+                    conn.send(kind, payload)
+                self._on_connected(conn, mic)
                 await self._until_done()
         except UserError:
             raise
@@ -304,8 +326,7 @@ class ChatRunner:
         return "speak now; Ctrl-C to quit"
 
     async def _until_done(self) -> None:
-        tasks = [asyncio.create_task(self._send_mic(), name="send"),
-                 asyncio.create_task(self._receive(), name="receive"),
+        tasks = [asyncio.create_task(self._receive(), name="receive"),
                  asyncio.create_task(self._stop.wait(), name="stop"),
                  asyncio.create_task(self._finish_after_input(), name="finish")]
         try:

@@ -150,6 +150,12 @@ def chat(
                                                       "'parrot'.")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No status lines or summary "
                                         "on stderr.")] = False,
+    compression: Annotated[bool, typer.Option(help="Context window compression (sliding "
+                                                   "window), so sessions can run for hours."
+                                              )] = True,
+    compression_trigger_tokens: Annotated[int | None, typer.Option(
+        help="Compress the context once it reaches this many tokens (default: the "
+             "server's).")] = None,
 ) -> None:
     """Have a spoken conversation (microphone in, speaker out, transcript on stdout)."""
     from voicecli import config as cfg
@@ -164,6 +170,8 @@ def chat(
         raise ConfigError(f"--format must be 'text' or 'jsonl', got {conf['format']!r}")
     if scenario is not None and not emulator:
         raise ConfigError("--scenario only applies with --emulator")
+    if compression_trigger_tokens is not None and compression_trigger_tokens < 2:
+        raise ConfigError("--compression-trigger-tokens must be a positive number of tokens")
     live = sys.stdout.isatty() and sys.stdin.isatty() and conf["format"] == "text"
     if text and input is not None:
         raise ConfigError("use either --text (type only) or --input, not both")
@@ -192,6 +200,7 @@ def chat(
             push_to_talk=conf["push_to_talk"], text_only=text,
             mute_speaker=conf["mute_speaker"], record_file=record,
             echo_mode=echo_mode,
+            compression=compression, compression_trigger_tokens=compression_trigger_tokens,
         )
         code = run_chat(settings, endpoint, quiet=quiet, live=live)
     raise typer.Exit(code)

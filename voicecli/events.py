@@ -141,8 +141,12 @@ class ToolResult(Event):
 
 @dataclass(frozen=True, kw_only=True)
 class ToolCancelled(Event):
+    """The server cancelled these calls, or (``lost=True``) a fresh session after a
+    reconnect no longer knows them, so they will never be answered."""
+
     type: ClassVar[str] = "tool_cancelled"
     ids: list[str]
+    lost: bool = False
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -152,6 +156,39 @@ class Status(Event):
     type: ClassVar[str] = "status"
     state: str
     detail: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Reconnecting(Event):
+    """The connection dropped (or is being renewed after ``goAway``); trying again.
+
+    ``reason``: ``go_away`` or what ended it (``1011 Deadline expired``, ...).
+    """
+
+    type: ClassVar[str] = "reconnecting"
+    reason: str
+    attempt: int = 1
+    delay_s: float = 0.0
+
+
+@dataclass(frozen=True, kw_only=True)
+class Resumed(Event):
+    """Connected again. ``fresh``: the server refused the resumption handle, so this is a
+    new session without the earlier context. ``gap_ms``: how long no connection was open."""
+
+    type: ClassVar[str] = "resumed"
+    gap_ms: float
+    attempts: int = 1
+    fresh: bool = False
+    replayed: int = 0  # client messages sent again because the server had not seen them
+
+
+@dataclass(frozen=True, kw_only=True)
+class Notice(Event):
+    """Something the user should know that is not an error (shown on stderr)."""
+
+    type: ClassVar[str] = "notice"
+    message: str
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from voicecli import catalog
 from voicecli.errors import ConfigError
+from voicecli.live.reconnect import ReconnectPolicy
 
 TRUE_VALUES = {"1", "true", "yes", "on"}
 
@@ -80,6 +81,9 @@ class Settings:
     # How the microphone lives with the speaker: "aec" (echo cancellation, open speakers),
     # "headphones" (no canceller) or "half_duplex" (mic muted while the assistant speaks).
     echo_mode: str = "aec"
+    compression: bool = True  # context window compression (sliding window)
+    compression_trigger_tokens: int | None = None  # None: the server's default
+    reconnect: ReconnectPolicy = field(default_factory=ReconnectPolicy)
 
 
 def parse_header(raw: str) -> tuple[str, str]:

@@ -138,7 +138,17 @@ class TranslateRunner(ChatRunner):
 
     def _on_mic_chunk(self, pcm: bytes) -> None:
         self.state.on_input(len(pcm) / 2 / MIC_RATE)
-        self._mic_queue.put_nowait(pcm)
+        super()._on_mic_chunk(pcm)
+
+    # A continuous stream has no quiet moments and no tools: renew at once, settle nothing.
+    def _busy(self) -> bool:
+        return False
+
+    def _settle_before_reconnect(self) -> None:
+        pass
+
+    def _forget_unanswerable_calls(self) -> None:
+        pass
 
     def _live_config(self, live_client: Any) -> Any:
         o = self.options

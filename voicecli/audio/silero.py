@@ -1,9 +1,9 @@
 """Silero VAD on onnxruntime alone: no torch, no download at run time.
 
-The 2.3 MB ``silero_vad.onnx`` ships inside the ``silero-vad`` package (installed with
-``pip install --no-deps silero-vad``: its declared dependency is torch + CUDA, 5 GB, which
-this runner does not need). We only locate the file; importing ``silero_vad`` would import
-torch. ``VOICECLI_SILERO_MODEL`` points at another copy of the file.
+The 2.3 MB ``silero_vad.onnx`` (MIT, Silero Team; see data/SILERO_VAD_LICENSE) is vendored
+in ``voicecli/audio/data``: the ``silero-vad`` package that ships it declares torch + CUDA
+(5 GB) as dependencies, which this runner does not need. ``VOICECLI_SILERO_MODEL`` points at
+another copy of the file (e.g. a newer model).
 
 The model takes 512 samples at 16 kHz (32 ms) plus the previous 64 samples as context and
 an LSTM state; it returns a speech probability. onnxruntime is imported lazily, so
@@ -12,7 +12,6 @@ an LSTM state; it returns a speech probability. onnxruntime is imported lazily, 
 
 from __future__ import annotations
 
-import importlib.util
 import os
 from pathlib import Path
 from typing import Any
@@ -24,7 +23,8 @@ from voicecli.errors import ConfigError
 
 CHUNK = 512  # samples per model call at 16 kHz
 CONTEXT = 64
-INSTALL_HINT = "install it with: pip install onnxruntime && pip install --no-deps silero-vad"
+INSTALL_HINT = "reinstall voicecli (pip install voicecli), which ships it"
+BUNDLED = Path(__file__).parent / "data" / "silero_vad.onnx"
 
 
 def model_path() -> Path:
@@ -34,11 +34,8 @@ def model_path() -> Path:
         if not Path(override).is_file():
             raise ConfigError(f"VOICECLI_SILERO_MODEL: no such file: {override}")
         return Path(override)
-    spec = importlib.util.find_spec("silero_vad")  # finds the folder without importing it
-    for folder in (spec.submodule_search_locations or []) if spec else []:
-        path = Path(folder) / "data" / "silero_vad.onnx"
-        if path.is_file():
-            return path
+    if BUNDLED.is_file():
+        return BUNDLED
     raise ConfigError(f"the Silero VAD model (silero_vad.onnx) is not installed; {INSTALL_HINT}"
                       " (or use --headphones / --no-barge-in)")
 

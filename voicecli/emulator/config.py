@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 
 @dataclass
@@ -15,6 +16,10 @@ class EmulatorConfig:
     ``go_away_after_s``: if set, send ``goAway`` that long after setup and close the
     connection 1011 "Deadline expired" ``go_away_time_left_s`` later, as the real service
     does near its connection time limit.
+    ``speed``: the client runs this much faster than real time (benchmarks only): a reply
+    counts as still playing for its duration divided by ``speed``. Keep 1 for real clients.
+    ``faults``: failures to inject (:class:`~voicecli.emulator.faults.Fault` or tables, see
+    :mod:`voicecli.emulator.faults`); ``refuse_resumption``: refuse every resumption handle.
     ``tts``: ``"auto"`` (espeak-ng when installed), ``"espeak"`` or ``"fallback"`` (the
     bundled clip).
     """
@@ -34,5 +39,8 @@ class EmulatorConfig:
     go_away_after_s: float | None = None
     go_away_time_left_s: float = 5.0
     tts: str = "auto"
+    speed: float = 1.0
+    faults: tuple[Any, ...] = ()
+    refuse_resumption: bool = False
     translate_lag_ms: int = 300  # translate model: end of an utterance -> its translation
     translate_silence_ms: int = 400  # translate model: the pause that ends an utterance

@@ -35,6 +35,7 @@ class ReplyRecord:
     started_at: float | None = None  # first audio chunk sent
     interrupted: bool = False
     tool_call: dict[str, Any] | None = None  # {"id", "name", "args"} if the turn called a tool
+    resumed: bool = False  # restored from a resumption handle, waiting for its tool response
 
     @property
     def duration_s(self) -> float:

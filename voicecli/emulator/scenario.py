@@ -46,12 +46,14 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from voicecli.emulator.faults import Fault, FaultError, parse_fault
+
 PARROT = "parrot"
 PARROT_TEXT = "(parrot)"
 DEFAULT_NO_TOOL_REPLY = "I would need a tool for that, but none is available."
 _TURN_KEYS = frozenset({"user", "reply", "tool_call", "cancel_tool_call", "no_tool_reply"})
 _TOP_KEYS = frozenset({"name", "description", "after_last", "default_user", "default_reply",
-                       "turn", "translation"})
+                       "turn", "translation", "fault", "refuse_resumption"})
 _TRANSLATION_KEYS = frozenset({"source", "target", "targets"})
 
 
@@ -107,6 +109,8 @@ class Scenario:
     default_user: str = "(unclear speech)"
     default_reply: str = "Sorry, I don't have anything more to say."
     parrot: bool = False
+    faults: tuple[Fault, ...] = ()  # see voicecli.emulator.faults
+    refuse_resumption: bool = False
     translations: tuple[TranslationSpec, ...] = ()
 
     def turn(self, index: int) -> Turn:
@@ -192,6 +196,14 @@ def parse_scenario(text: str, name: str = "scenario") -> Scenario:
     if after not in ("cycle", "default"):
         raise ScenarioError(f"{name}: after_last must be 'cycle' or 'default'")
     base = Scenario(name=name)
+    raw_faults = data.get("fault", [])
+    refuse = data.get("refuse_resumption", False)
+    if not isinstance(raw_faults, list) or not isinstance(refuse, bool):
+        raise ScenarioError(f"{name}: use [[fault]] tables; refuse_resumption is a boolean")
+    try:
+        faults = tuple(parse_fault(f, f"{name}: fault {i + 1}") for i, f in enumerate(raw_faults))
+    except FaultError as e:
+        raise ScenarioError(str(e)) from None
     return Scenario(
         name=_str(data, "name", name, name),
         turns=tuple(_turn(t, f"{name}: turn {i + 1}") for i, t in enumerate(raw_turns)),
@@ -199,6 +211,8 @@ def parse_scenario(text: str, name: str = "scenario") -> Scenario:
         after_last=after,
         default_user=_str(data, "default_user", name, base.default_user),
         default_reply=_str(data, "default_reply", name, base.default_reply),
+        faults=faults,
+        refuse_resumption=refuse,
         translations=tuple(_translation(t, f"{name}: translation {i + 1}")
                            for i, t in enumerate(raw_translations)),
     )

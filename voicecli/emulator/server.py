@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import json
 import signal
 import sys
@@ -21,7 +22,7 @@ from voicecli.emulator import wire
 from voicecli.emulator.config import EmulatorConfig
 from voicecli.emulator.record import ConnectionRecord
 from voicecli.emulator.scenario import PARROT, Scenario, load_scenario
-from voicecli.emulator.session import Close, HandleStore, Session
+from voicecli.emulator.session import Close, Drop, HandleStore, SendRaw, Session, Stall
 from voicecli.emulator.speech import Synthesizer
 from voicecli.emulator.tls import CertPaths, ensure_certificates, server_ssl_context
 
@@ -37,6 +38,7 @@ class Emulator:
         self.synth = Synthesizer(self.config.tts)
         self.handles = HandleStore()
         self.connections: list[ConnectionRecord] = []
+        self._connection_numbers = itertools.count(1)
         self._certs: CertPaths | None = None
         self._server: Server | None = None
         self._tasks: set[asyncio.Task[None]] = set()
@@ -136,7 +138,7 @@ class Emulator:
         session = Session(
             self.config, self.scenario, self.synth, self.handles, route,
             authorized=wire.is_authorized(route, headers, request.path, self.config.api_key),
-            record=record,
+            record=record, connection=next(self._connection_numbers),
         )
         recv: asyncio.Task[Any] | None = None
         try:
@@ -160,7 +162,15 @@ class Emulator:
                     if isinstance(out, Close):
                         await ws.close(out.code, out.reason)
                         return
-                    await ws.send(wire_json(out.message))
+                    if isinstance(out, Drop):
+                        ws.transport.abort()
+                        return
+                    if isinstance(out, Stall):
+                        await _stall(ws, out.seconds)
+                    elif isinstance(out, SendRaw):
+                        await ws.send(out.text)
+                    else:
+                        await ws.send(wire_json(out.message))
         except ConnectionClosed as e:
             rcvd = e.rcvd
             session.connection_lost(time.monotonic(), rcvd and rcvd.code,
@@ -170,6 +180,18 @@ class Emulator:
                 recv.cancel()
                 with contextlib.suppress(asyncio.CancelledError, ConnectionClosed):
                     await recv
+            elif recv is not None and not recv.cancelled():
+                recv.exception()  # retrieved: the close it reports is expected
+
+
+async def _stall(ws: ServerConnection, seconds: float) -> None:
+    """Go silent: read nothing (so pings go unanswered) and send nothing for ``seconds``."""
+    ws.transport.pause_reading()
+    try:
+        await asyncio.sleep(seconds)
+    finally:
+        with contextlib.suppress(Exception):
+            ws.transport.resume_reading()
 
 
 def wire_json(message: dict[str, Any]) -> str:

@@ -15,7 +15,13 @@ transcription fragments, ``generationComplete`` and ``turnComplete`` + ``usageMe
 User speech longer than ``interrupt_delay_ms`` while the reply is playing (first chunk sent
 until first chunk + audio duration) sends ``interrupted`` and drops the rest of the turn.
 An unknown session resumption handle closes the connection 1008 (policy), like other
-credential-type failures.
+credential-type failures. Handles are issued at setup, when a user turn is taken, after a tool
+call is sent, when its response is consumed, when a reply's first audio goes out and at each
+turn's end; a resumed connection continues from there: the scenario position, a tool call
+still waiting for its response, a reply not a word of which was sent yet (it is said in full).
+The rest of a reply in flight when a connection ends is lost, as with the real service.
+Injected faults (:mod:`~voicecli.emulator.faults`) come out as :class:`Drop`,
+:class:`Stall`, :class:`SendRaw` or :class:`Close`.
 """
 
 from __future__ import annotations
@@ -37,6 +43,7 @@ import soxr
 
 from voicecli.emulator import wire
 from voicecli.emulator.config import EmulatorConfig
+from voicecli.emulator.faults import Fault, parse_fault
 from voicecli.emulator.record import ConnectionRecord, RecordedEvent, RecordedMessage, ReplyRecord
 from voicecli.emulator.scenario import PARROT_TEXT, Scenario, Turn, render
 from voicecli.emulator.settings import SessionSettings, parse_setup
@@ -63,7 +70,26 @@ class Close:
     reason: str
 
 
-Output = Send | Close
+@dataclass(frozen=True)
+class Drop:
+    """Cut the connection without a close frame (the client sees 1006)."""
+
+
+@dataclass(frozen=True)
+class Stall:
+    """Send nothing and read nothing (so no pongs) for ``seconds``."""
+
+    seconds: float
+
+
+@dataclass(frozen=True)
+class SendRaw:
+    """Send ``text`` verbatim (a malformed frame)."""
+
+    text: str
+
+
+Output = Send | Close | Drop | Stall | SendRaw
 
 
 @dataclass(frozen=True)
@@ -73,6 +99,10 @@ class ResumeState:
     session_id: str
     turn_index: int
     context_tokens: int
+    pending_call: tuple[str, str, dict[str, Any]] | None = None  # (id, name, args) unanswered
+    pending_turn: int = 0  # scenario turn index of the reply waiting for it
+    # A reply not a word of which went out yet: (scenario turn index, its text if known).
+    pending_reply: tuple[int, str | None] | None = None
 
 
 class HandleStore:
@@ -140,6 +170,8 @@ class _Reply:
     done: bool = False
     cancelled: bool = False
     call_id: str | None = None  # waiting for this tool response
+    call_sent: bool = False  # the toolCall went out (only then can a resume restore it)
+    speech_scheduled: bool = False  # record.reply_text is what it will say
     call_args: dict[str, Any] = field(default_factory=dict)
 
 
@@ -164,6 +196,7 @@ class Session:
         *,
         authorized: bool,
         record: ConnectionRecord | None = None,
+        connection: int = 1,
     ) -> None:
         self.config = config
         self.scenario = scenario
@@ -190,6 +223,10 @@ class Session:
         self._seg_interrupted = False
         self._manual_active = False
         self._manual_buf = bytearray()
+        self.connection = connection  # 1-based, for faults aimed at one connection
+        self._faults: list[Fault] = []  # armed, waiting for their trigger
+        self._event_cursor = 0
+        self._sent_count = 0
         self._translator: Any = None  # a translate.Translator on a translation model
 
     # ------------------------------------------------------------------ driver interface
@@ -206,6 +243,7 @@ class Session:
     def poll(self, now: float) -> list[Output]:
         """Return everything due at ``now``, in order; a :class:`Close` is always last."""
         out: list[Output] = []
+        self._check_faults(now)
         while self._heap and self._heap[0].t <= now and not self.closed:
             item = heapq.heappop(self._heap)
             if item.reply is not None and item.reply.cancelled:
@@ -215,13 +253,17 @@ class Session:
                 continue
             out.append(result)
             if isinstance(result, Send):
+                self._sent_count += 1
                 self.record.sent.append(
                     RecordedMessage(now, wire.elide_audio(result.message)))
-            else:
+            elif isinstance(result, Close | Drop):
                 self.closed = True
                 self._heap.clear()
-                self.record.close_code, self.record.close_reason = result.code, result.reason
-                self.record.event(now, "closed", code=result.code, reason=result.reason)
+                code, reason = (result.code, result.reason) if isinstance(result, Close) \
+                    else (None, "dropped")
+                self.record.close_code, self.record.close_reason = code, reason
+                self.record.event(now, "closed", code=code, reason=reason)
+        self._check_faults(now)
         return out
 
     def next_deadline(self) -> float | None:
@@ -246,6 +288,45 @@ class Session:
 
     def _send(self, t: float, message: dict[str, Any], reply: _Reply | None = None) -> None:
         self._at(t, lambda _now: Send(message), reply)
+
+    # ------------------------------------------------------------------ injected faults
+
+    def _arm_faults(self, now: float) -> None:
+        specs = (*self.config.faults, *self.scenario.faults)
+        for fault in (parse_fault(f) for f in specs):
+            if not fault.applies_to(self.connection):
+                continue
+            if fault.at_s is not None:
+                self._at(now + fault.at_s, lambda n, f=fault: self._fire(f, n))
+            else:
+                self._faults.append(fault)
+
+    def _check_faults(self, now: float) -> None:
+        """Fire armed faults whose event happened or whose message count was reached."""
+        if not self._faults:
+            self._event_cursor = len(self.record.events)
+            return
+        names = {e.name for e in self.record.events[self._event_cursor:]}
+        self._event_cursor = len(self.record.events)
+        for fault in list(self._faults):
+            if fault.on in names or (fault.after_messages is not None
+                                     and self._sent_count >= fault.after_messages):
+                self._faults.remove(fault)
+                self._at(now + fault.delay_s, lambda n, f=fault: self._fire(f, n))
+
+    def _fire(self, fault: Fault, now: float) -> Output:
+        self.record.event(now, "fault", kind=fault.kind)
+        if fault.kind == "drop":
+            return Drop()
+        if fault.kind == "close":
+            return Close(fault.code, wire.close_reason(fault.reason))
+        if fault.kind == "stall":
+            return Stall(fault.seconds)
+        if fault.kind == "malformed":
+            return SendRaw(fault.raw_frame())
+        self._at(now + fault.time_left_s,
+                 lambda _n: Close(wire.CLOSE_INTERNAL, "Deadline expired"))
+        return self._event_send(now, "go_away", wire.go_away(fault.time_left_s))
 
     def _close(self, code: int, reason: str, now: float) -> None:
         self._heap.clear()
@@ -318,14 +399,12 @@ class Session:
         settings = parse_setup(message["setup"], self.route)
         if settings.resumption_handle:
             state = self.handles.get(settings.resumption_handle)
-            if state is None:
+            if state is None or self.config.refuse_resumption \
+                    or self.scenario.refuse_resumption:
                 raise wire.ProtocolError(
                     wire.CLOSE_POLICY, "Session resumption handle is invalid or has expired.")
-            self.session_id = state.session_id
-            self._turn_index = state.turn_index
-            self._context_tokens = state.context_tokens
-            self._had_turn = state.turn_index > 0
-            self.record.event(now, "resumed", turn_index=state.turn_index)
+            self.settings = settings  # the resumed reply is spoken with these settings
+            self._resume(state, now)
         else:
             self._context_tokens = text_tokens(settings.system_instruction)
         self.settings = settings
@@ -343,6 +422,7 @@ class Session:
         ))
         self._send(now, wire.setup_complete(self.session_id))
         self.record.event(now, "setup_complete", model=settings.model)
+        self._arm_faults(now)
         if settings.resumption:
             self._at(now, self._resumption_update)
         if self.config.go_away_after_s is not None:
@@ -355,9 +435,53 @@ class Session:
         self.record.event(now, name)
         return Send(message)
 
+    def _resume(self, state: ResumeState, now: float) -> None:
+        """Continue the conversation a handle describes."""
+        self.session_id = state.session_id
+        self._turn_index = state.turn_index
+        self._context_tokens = state.context_tokens
+        self._had_turn = state.turn_index > 0
+        if state.pending_call is not None:
+            call_id, name, args = state.pending_call
+            turn = self.scenario.turn(state.pending_turn)
+            record = ReplyRecord(index=state.pending_turn, user_text=turn.user,
+                                 reply_text=turn.reply,
+                                 tool_call={"id": call_id, "name": name, "args": args},
+                                 resumed=True)
+            self._reply = _Reply(turn=turn, user=_UserTurn("audio"), record=record,
+                                 prompt_tokens={"TEXT": 0, "AUDIO": 0}, call_id=call_id,
+                                 call_sent=True, call_args=args)
+            self.record.replies.append(record)
+        elif state.pending_reply is not None:  # say it all on this connection
+            index, text = state.pending_reply
+            turn = self.scenario.turn(index)
+            record = ReplyRecord(index=index, user_text=turn.user, reply_text=turn.reply,
+                                 resumed=True)
+            self._reply = _Reply(turn=turn, user=_UserTurn("audio"), record=record,
+                                 prompt_tokens={"TEXT": 0, "AUDIO": 0})
+            self.record.replies.append(record)
+            if text is None:
+                self._begin(self._reply, now)
+            else:
+                self._speak(self._reply, text, None, now + self.config.response_delay_ms / 1000)
+        self.record.event(now, "resumed", turn_index=state.turn_index,
+                          pending_call=state.pending_call is not None,
+                          pending_reply=state.pending_reply is not None)
+
     def _resumption_update(self, now: float) -> Output:
-        handle = self.handles.issue(
-            ResumeState(self.session_id, self._turn_index, self._context_tokens))
+        reply = self._reply
+        pending = None
+        if reply is not None and reply.call_id and reply.call_sent and not reply.cancelled:
+            pending = (reply.call_id, reply.record.tool_call["name"] if reply.record.tool_call
+                       else "", reply.call_args)
+        unsaid = None
+        if pending is None and reply is not None and not reply.cancelled \
+                and not reply.done and reply.started_at is None:
+            unsaid = (reply.record.index,
+                      reply.record.reply_text if reply.speech_scheduled else None)
+        handle = self.handles.issue(ResumeState(
+            self.session_id, self._turn_index, self._context_tokens, pending,
+            reply.record.index if reply is not None else 0, unsaid))
         assert self.settings is not None
         index = self._client_index if self.settings.transparent_resumption else None
         return Send(wire.resumption_update(handle, index))
@@ -533,6 +657,8 @@ class Session:
                 self.record.event(now, "tool_response_unmatched", id=fr.get("id"))
                 continue
             reply.call_id = None
+            if self.settings is not None and self.settings.resumption:
+                self._at(now, self._resumption_update)  # the call is settled
             result = fr.get("response")
             self._context_tokens += text_tokens(json.dumps(result, default=str))
             if str(fr.get("scheduling", "")).upper() == "SILENT":
@@ -556,7 +682,7 @@ class Session:
         reply = self._reply
         if reply is None or reply.cancelled or reply.started_at is None:
             return False
-        return not reply.done or now < reply.started_at + reply.duration
+        return not reply.done or now < reply.started_at + reply.duration / self.config.speed
 
     def _interrupt(self, now: float, cause: str) -> None:
         reply = self._reply
@@ -593,15 +719,23 @@ class Session:
         self._reply = reply
         self.record.replies.append(record)
         self.record.event(now, "reply_start", index=record.index)
+        if settings.resumption:
+            self._at(now, self._resumption_update)  # the user's turn is taken
         if user.kind == "audio" and settings.input_transcription:
             for i, frag in enumerate(fragments(user_text)):
                 self._send(now + i * FRAGMENT_SPACING_S, wire.input_transcription(frag), reply)
+        self._begin(reply, now)
+
+    def _begin(self, reply: _Reply, now: float) -> None:
+        """After the thinking time: call the turn's tool, or speak its reply."""
+        assert self.settings is not None
+        settings, turn, user, record = self.settings, reply.turn, reply.user, reply.record
         t = now + self.config.response_delay_ms / 1000
         if self.scenario.parrot:
-            if user.kind == "audio":
+            if user.kind == "audio" and user.pcm:
                 self._speak(reply, PARROT_TEXT, resample(user.pcm, INPUT_RATE, OUTPUT_RATE), t)
             else:
-                self._speak(reply, user.text, None, t)
+                self._speak(reply, user.text or PARROT_TEXT, None, t)
             return
         call = turn.tool_call
         if call is None:
@@ -612,8 +746,14 @@ class Session:
             call_id = f"function-call-{secrets.randbelow(10**19):019d}"
             record.tool_call = {"id": call_id, "name": call.name, "args": call.args}
             reply.call_args = call.args
-            self._at(t, lambda n: self._event_send(
-                n, "tool_call", wire.tool_call(call_id, call.name, call.args)), reply)
+            def send_call(n: float) -> Output:
+                reply.call_sent = True
+                return self._event_send(n, "tool_call",
+                                        wire.tool_call(call_id, call.name, call.args))
+
+            self._at(t, send_call, reply)
+            if settings.resumption and not turn.cancel_tool_call:
+                self._at(t, self._resumption_update, reply)  # the call waits for its answer
             if turn.cancel_tool_call:
                 t_cancel = t + self.config.tool_cancel_delay_ms / 1000
                 self._at(t_cancel, lambda n: self._event_send(
@@ -632,6 +772,7 @@ class Session:
         if pcm is None:
             pcm = self.synth.speak(text, settings.voice, settings.language) if text else b""
         reply.record.reply_text = text
+        reply.speech_scheduled = True
         reply.record.pcm = pcm
         reply.duration = len(pcm) / 2 / OUTPUT_RATE
         chunk_bytes = max(2, cfg.audio_chunk_ms * OUTPUT_RATE // 1000 * 2)
@@ -666,6 +807,8 @@ class Session:
             if reply.started_at is None:
                 reply.started_at = reply.record.started_at = now
                 self.record.event(now, "first_audio", index=reply.record.index)
+                if self.settings is not None and self.settings.resumption:
+                    self._at(now, self._resumption_update)  # from here on it is in flight
             reply.record.sent_bytes += len(chunk)
             return Send(wire.audio_chunk(chunk, OUTPUT_RATE))
         return build

@@ -51,6 +51,9 @@ class SessionSettings:
     echo_target_language: bool = False
 
 
+CONTEXT_WINDOW_TOKENS = 131072  # 128k, the documented Live context window
+
+
 def _invalid(text: str) -> ProtocolError:
     return ProtocolError(CLOSE_INVALID, f"Invalid argument: {text}")
 
@@ -189,6 +192,17 @@ def parse_setup(setup: Any, route: Route) -> SessionSettings:
     ric = _dict(setup.get("realtime_input_config"), "realtime_input_config")
     aad = _dict(ric.get("automatic_activity_detection"), "automatic_activity_detection")
     handling = _enum(ric.get("activity_handling"), ACTIVITY_HANDLING, "activity_handling")
+
+    cwc = _dict(setup.get("context_window_compression"), "context_window_compression")
+    trigger = _int(cwc.get("trigger_tokens"), "context_window_compression.trigger_tokens")
+    keep = _int(_dict(cwc.get("sliding_window"), "sliding_window").get("target_tokens"),
+                "context_window_compression.sliding_window.target_tokens")
+    if trigger is not None and trigger > CONTEXT_WINDOW_TOKENS:
+        raise _invalid(f"context_window_compression.trigger_tokens: {trigger} exceeds the "
+                       f"context window of {model} ({CONTEXT_WINDOW_TOKENS} tokens)")
+    if trigger is not None and keep is not None and keep >= trigger:
+        raise _invalid("context_window_compression.sliding_window.target_tokens must be "
+                       "less than trigger_tokens")
 
     resumption = setup.get("session_resumption")
     resumption_cfg = _dict(resumption, "session_resumption")

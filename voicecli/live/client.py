@@ -38,7 +38,8 @@ def make_client(creds: Credentials, **ws_args: Any) -> genai.Client:
 
 
 def make_config(settings: Settings, tools: dict[str, Tool]) -> types.LiveConnectConfig:
-    """The session setup: audio out, transcription both ways, voice, tools."""
+    """The session setup: audio out, transcription both ways, voice, tools, resumption,
+    context window compression."""
     info = catalog.model_info(settings.model)
     speech = types.SpeechConfig(
         voice_config=types.VoiceConfig(
@@ -51,6 +52,16 @@ def make_config(settings: Settings, tools: dict[str, Tool]) -> types.LiveConnect
         input_audio_transcription=types.AudioTranscriptionConfig(),
         output_audio_transcription=types.AudioTranscriptionConfig(),
     )
+    # Resumption always on (the handle is filled in per connection); on Vertex the server can
+    # also say which client message it consumed last, so replays are exact.
+    config.session_resumption = types.SessionResumptionConfig(
+        transparent=True if settings.credentials.vertex else None)
+    if settings.compression:  # sliding window: sessions can run for hours
+        trigger = settings.compression_trigger_tokens
+        config.context_window_compression = types.ContextWindowCompressionConfig(
+            trigger_tokens=trigger,
+            sliding_window=types.SlidingWindow(
+                target_tokens=trigger // 2 if trigger else None))
     if settings.system_instruction and (info is None or info.system_instruction):
         config.system_instruction = types.Content(
             role="user", parts=[types.Part(text=settings.system_instruction)])

@@ -11,6 +11,27 @@ import ssl
 
 from voicecli.errors import SessionError
 
+# Setup fields the server names in a 1007 reason → the flag that sets them.
+SETTING_FLAGS = (
+    ("context_window_compression", "--compression-trigger-tokens or --no-compression"),
+    ("voice_name", "--voice"),
+    ("voice_config", "--voice"),
+    ("language_code", "--language"),
+    ("system_instruction", "--system"),
+    ("tools", "--no-tools"),
+    ("response_modalities", "--model"),
+    ("thinking", "--model"),
+)
+
+
+def setting_hint(reason: str) -> str:
+    """`` (check --flag)`` for the setting a 1007 reason names, or ``""``."""
+    low = reason.lower().replace("contextwindowcompression", "context_window_compression")
+    for field, flag in SETTING_FLAGS:
+        if field in low:
+            return f" (check {flag})"
+    return ""
+
 
 def describe_failure(exc: BaseException, endpoint: str) -> SessionError:
     """A :class:`SessionError` with one clear line for ``exc``."""
@@ -25,7 +46,8 @@ def describe_failure(exc: BaseException, endpoint: str) -> SessionError:
         if code == 1008:
             return SessionError(f"the session was refused (1008): {detail}")
         if code == 1007:
-            return SessionError(f"invalid session configuration (1007): {detail}")
+            return SessionError(f"invalid session configuration (1007): {detail}"
+                                + setting_hint(detail))
         if code == 1011:
             return SessionError(f"the server ended the session with an internal error "
                                 f"(1011): {detail}")
@@ -51,7 +73,10 @@ def describe_failure(exc: BaseException, endpoint: str) -> SessionError:
         return SessionError(f"connection refused by {endpoint}")
     if isinstance(cause, TimeoutError):
         return SessionError(f"timed out connecting to {endpoint}")
-    from websockets.exceptions import InvalidStatus
+    from websockets.exceptions import InvalidProxy, InvalidStatus, ProxyError
+
+    if isinstance(exc, ProxyError | InvalidProxy):
+        return SessionError(f"the proxy refused the connection to {endpoint}: {exc}")
 
     if isinstance(exc, InvalidStatus):
         return SessionError(f"{endpoint} refused the connection: HTTP "

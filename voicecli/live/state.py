@@ -147,6 +147,19 @@ class ConversationState:
         return [*self._finish_user(),
                 *self._finish_assistant(interrupted=self.in_reply or bool(self.held_turn))]
 
+    def connection_lost(self) -> list[ev.Event]:
+        """The connection dropped: settle half-heard lines now (nothing received is lost or
+        repeated later); a reply in flight will not continue, so its turn is over."""
+        out = self.finish()
+        self.in_reply = False
+        return out
+
+    def forget_tool_calls(self) -> list[str]:
+        """A fresh session replaced the old one: pending calls can no longer be answered."""
+        ids = list(self.pending_tool_calls)
+        self.pending_tool_calls.clear()
+        return ids
+
     def tool_answered(self, call_id: str | None) -> bool:
         """Record that we answered ``call_id``; False if it had been cancelled meanwhile."""
         if call_id is None:

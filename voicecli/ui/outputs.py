@@ -60,8 +60,8 @@ def format_line(event: ev.Event) -> str | None:
             return f"[tool call] {name}({_fmt_args(args)})"
         case ev.ToolResult(name=name, result=result):
             return f"[tool result] {name} -> {_fmt_args(result)}"
-        case ev.ToolCancelled(ids=ids):
-            return f"[tool cancelled] {', '.join(ids)}"
+        case ev.ToolCancelled(ids=ids, lost=lost):
+            return f"[tool {'lost' if lost else 'cancelled'}] {', '.join(ids)}"
         case ev.SourceText(final=True, text=text):
             return f"Source: {text}"
         case ev.Translation(final=True, text=text):
@@ -187,6 +187,15 @@ class StatusView:
                 self._write(f"voicecli: error: {message}", "\x1b[31m")
             case ev.Status(state=state, detail=detail) if not self.quiet:
                 self._write(f"[{state}] {detail}".rstrip())
+            case ev.Reconnecting(reason=reason, attempt=attempt, delay_s=delay) \
+                    if not self.quiet:
+                again = f" (attempt {attempt}, in {delay:.1f} s)" if delay >= 0.5 else ""
+                self._write(f"[reconnecting] {reason}{again}", "\x1b[33m")
+            case ev.Resumed(gap_ms=gap, fresh=fresh) if not self.quiet:
+                what = "new session" if fresh else "resumed"
+                self._write(f"[{what}] after {gap / 1000:.1f} s", "\x1b[33m")
+            case ev.Notice(message=message):
+                self._write(f"[note] {message}", "\x1b[33m")
             case ev.Interrupted(source=source) if not self.quiet:
                 self._write(f"[interrupted by {'you' if source == 'local' else 'the server'}]")
             case ev.BargeInResumed() if not self.quiet:
