@@ -123,7 +123,7 @@ def main() -> int:
 
         def drive() -> None:
             try:
-                ah.wait_until(lambda: runner._session is not None, 20)
+                ah.wait_until(lambda: runner._conn is not None and runner._conn.connected, 20)
                 time.sleep(0.5)
                 stream = getattr(sink, "_stream", None)
                 if stream is not None:

@@ -85,12 +85,12 @@ def test_live_translation_through_the_devices(virtual_audio, tmp_path):
             assert wait_until(lambda i=i: len(conn.replies) > i
                               and conn.replies[i].pcm
                               and conn.replies[i].sent_bytes == len(conn.replies[i].pcm), 20)
-            # Half-duplex: speak again only once the translation has finished playing.
+            # Speak again once the translation has played (one utterance per cue).
             rec.wait_for_silence(hold_ms=500, timeout=20,
                                  after=conn.replies[i].started_at + conn.replies[i].duration_s)
         out, err = stop_chat(proc)
 
-    assert "[echo] half-duplex" in err
+    assert "[echo] full duplex with echo cancellation" in err  # the canceller is installed
     assert conn.setup["generation_config"]["translation_config"]["target_language_code"] \
         == "de-DE"
     assert "system_instruction" not in conn.setup and "tools" not in conn.setup

@@ -424,7 +424,7 @@ def run_translate(settings: Any, options: Any, endpoint: str, subtitles: str | N
     if subtitles is not None:
         sinks.append(SubtitleWriter(subtitles))
     echo = tr.echo_mode(settings.input_file is None, settings.output_file is None,
-                        options.headphones, tr.find_echo_canceller() is not None)
+                        options.headphones, tr.echo_canceller_available())
     bus = outputs.EventBus(sinks)
     try:
         runner = tr.TranslateRunner(settings, options, bus, source, sink, endpoint=endpoint,

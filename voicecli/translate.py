@@ -27,7 +27,7 @@ from voicecli import catalog
 from voicecli import events as ev
 from voicecli.app import INPUT_END_TIMEOUT_S, ChatRunner
 from voicecli.audio import MIC_RATE
-from voicecli.audio.engine import MicPipeline, Sink, Source
+from voicecli.audio.engine import MicPipeline, Sink, Source, build_mic
 from voicecli.audio.playout import PlayoutClock
 from voicecli.live.translation import TranslationState
 from voicecli.settings import Settings
@@ -73,13 +73,12 @@ def interpreter_prompt(target: str, source: str | None) -> str:
                                      source=hint)
 
 
-def find_echo_canceller() -> Any:
-    """An echo canceller for the microphone, when voicecli has one (None: not available).
+def echo_canceller_available() -> bool:
+    """Whether the echo canceller (livekit's AEC3) is installed; checked without importing it,
+    so a missing package means half-duplex, never a failure."""
+    import importlib.util
 
-    The open-speaker work plugs in here: return a factory that builds a full-duplex
-    MicPipeline fed with the speaker signal; :func:`echo_mode` then prefers it.
-    """
-    return None
+    return importlib.util.find_spec("livekit") is not None
 
 
 def echo_mode(mic_is_device: bool, speaker_is_device: bool, headphones: bool,
@@ -131,6 +130,12 @@ class TranslateRunner(ChatRunner):
 
     # -- ChatRunner hooks ----------------------------------------------------------------
     def _make_mic(self) -> MicPipeline:
+        if self.echo == "canceller":
+            # The chat pipeline's canceller, without barge-in (or its upstream gate): the
+            # speaker keeps talking while the translation plays, and all of it must go out.
+            return build_mic(self.player.playback, self.sink, "aec", barge_in=False,
+                             on_chunk=lambda pcm: self._threadsafe(self._on_mic_chunk, pcm),
+                             on_barge_in=lambda _turn: None)
         cls = HalfDuplexMic if self.echo == "half-duplex" else MicPipeline
         return cls(self.player.playback, None,
                    on_chunk=lambda pcm: self._threadsafe(self._on_mic_chunk, pcm),
