@@ -43,8 +43,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from voicecli import events as ev  # noqa: E402
-from voicecli.audio.engine import MicPipeline, _Pacer  # noqa: E402
-from voicecli.audio.playback import PlaybackBuffer  # noqa: E402
+from voicecli.audio.engine import MicPipeline, NullSink, _Pacer  # noqa: E402
 from voicecli.audio.vad import FRAME_SAMPLES  # noqa: E402
 
 SCENARIO = ROOT / "benchmarks" / "scenarios" / "soak.toml"
@@ -153,22 +152,6 @@ class ScriptSource:
     def start(self, mic: MicPipeline) -> None:
         self.turns = 1
         self._pacer.run(lambda: mic.process(self._next()))
-
-    def stop(self) -> None:
-        self._pacer.stop()
-
-
-class NullSink:
-    """A speaker that plays ``speed`` × faster into nothing (nothing kept in memory)."""
-
-    rate = 24000
-
-    def __init__(self, speed: float) -> None:
-        self._pacer = _Pacer("soak-sink", speed)
-
-    def start(self, playback: PlaybackBuffer) -> None:
-        out = np.zeros(self.rate // 50, dtype=np.int16)
-        self._pacer.run(lambda: playback.read_into(out))
 
     def stop(self) -> None:
         self._pacer.stop()
