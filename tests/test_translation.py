@@ -14,11 +14,12 @@ from test_emulator_core import SPEECH, Driver, error_of, parse, setup, silence
 
 from voicecli import catalog
 from voicecli import events as ev
+from voicecli.audio.engine import MicPipeline
 from voicecli.audio.playback import PlaybackBuffer
 from voicecli.audio.playout import PlayoutClock
 from voicecli.emulator.scenario import ScenarioError, load_scenario, parse_scenario
 from voicecli.live.translation import TranslationState
-from voicecli.translate import HalfDuplexMic, echo_mode, interpreter_prompt, uses_translate_model
+from voicecli.translate import echo_mode, interpreter_prompt, uses_translate_model
 from voicecli.ui import subtitles as subs
 from voicecli.ui.outputs import JsonlWriter, TextView, format_line
 from voicecli.ui.translate_view import BilingualView, ProgressView, columns, progress_bar
@@ -318,13 +319,15 @@ def test_echo_mode_and_half_duplex_mic() -> None:
     assert echo_mode(False, True, headphones=False, canceller=False) == "none"
     buf = PlaybackBuffer(24000)
     sent: list[bytes] = []
-    mic = HalfDuplexMic(buf, None, on_chunk=sent.append, on_barge_in=lambda _t: None)
+    mic = MicPipeline(buf, None, on_chunk=sent.append, on_barge_in=lambda _t: None,
+                      half_duplex=True)
     voice = np.full(640, 1000, np.int16)
     mic.process(voice)
     assert sent and any(sent[0])
     buf.push(np.ones(2400, np.int16), 0)  # the translation is playing
     mic.process(voice)
-    assert mic.muted and not any(sent[-1])
+    assert not any(sent[-1])  # silence goes out while the translation plays
+    assert not mic.muted  # the user's own mute is left alone
 
 
 # --------------------------------------------------------------------------- emulator

@@ -21,8 +21,6 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
-
 from voicecli import catalog
 from voicecli import events as ev
 from voicecli.app import INPUT_END_TIMEOUT_S, ChatRunner
@@ -40,7 +38,6 @@ CAUGHT_UP_QUIET_S = 3.0  # file input: done once the server was quiet this long 
 # output blocks and PortAudio's 'low' latency take the client's lag from ~58 ms to ~35 ms
 # (benchmarks/translate.py, README); a conversation keeps the safer 20 ms / 'high'.
 SPEAKER = {"latency": "low", "block_ms": 10}
-ECHO_TAIL_S = 0.3  # half-duplex: keep the mic muted this long after the translation stops
 
 INTERPRETER_PROMPT = (
     "You are a simultaneous interpreter. Translate everything the speaker says into {name} "
@@ -104,16 +101,6 @@ ECHO_NOTES = {
 }
 
 
-class HalfDuplexMic(MicPipeline):
-    """A microphone that sends silence while translation audio plays (and a short tail),
-    so open speakers do not feed the translation back. Decided per block in the capture
-    thread, with no waiting on the event loop."""
-
-    def process(self, samples: np.ndarray, t: float | None = None) -> None:
-        self.muted = self.playback.is_playing(ECHO_TAIL_S)
-        super().process(samples, t)
-
-
 class TranslateRunner(ChatRunner):
     """One ``voicecli translate`` session."""
 
@@ -136,10 +123,10 @@ class TranslateRunner(ChatRunner):
             return build_mic(self.player.playback, self.sink, "aec", barge_in=False,
                              on_chunk=lambda pcm: self._threadsafe(self._on_mic_chunk, pcm),
                              on_barge_in=lambda _turn: None)
-        cls = HalfDuplexMic if self.echo == "half-duplex" else MicPipeline
-        return cls(self.player.playback, None,
-                   on_chunk=lambda pcm: self._threadsafe(self._on_mic_chunk, pcm),
-                   on_barge_in=lambda _turn: None)
+        return MicPipeline(self.player.playback, None,
+                           on_chunk=lambda pcm: self._threadsafe(self._on_mic_chunk, pcm),
+                           on_barge_in=lambda _turn: None,
+                           half_duplex=self.echo == "half-duplex")
 
     def _on_mic_chunk(self, pcm: bytes) -> None:
         self.state.on_input(len(pcm) / 2 / MIC_RATE)

@@ -121,7 +121,9 @@ class MicPipeline:
 
     def _frame(self, frame: np.ndarray, raw: np.ndarray) -> None:
         playing = self.playback.is_playing(PLAYING_GRACE_S)
-        muted = self.muted or (self.half_duplex and playing)
+        # Half duplex stays muted until the reply's echo has died away, not just its samples.
+        muted = self.muted or (self.half_duplex
+                               and self.playback.is_playing(ECHO_TAIL_MS / 1000))
         det = self.detector
         if det is not None and not muted:
             if self._xrun:
