@@ -42,7 +42,7 @@ import audio_harness as ah  # noqa: E402
 from voicecli.audio.engine import build_mic  # noqa: E402
 from voicecli.audio.playback import PlaybackBuffer  # noqa: E402
 
-CORPUS_VERSION = 5
+CORPUS_VERSION = 6
 MIC, SPK = 16000, 24000
 ASSISTANT_VOICES = ["en-us", "en-gb+f2", "en-us+m3", "en-gb-scotland", "en-us+f4"]
 USER_VOICES = ["en-us+m1", "en-gb+f3", "de", "en-us+f2", "en-gb-x-rp+m2", "en-us+m7"]
@@ -170,7 +170,9 @@ def build_corpus(seed: int, echo_min: float, noise_min: float, trials: int) -> d
             data[f"{kind}{i}_path"] = np.array([path.delay_s, path.gain_db, path.rt_s,
                                                 path.clip, path.drift_ppm])
             if kind == "noise":
-                mic += fan_and_keys(rng, len(mic))
+                noise = fan_and_keys(rng, len(mic))
+                mic += noise
+                data[f"{kind}{i}_noise"] = noise
             data[f"{kind}{i}_ref"], data[f"{kind}{i}_mic"] = ref, mic
     for i in range(trials):
         t0 = rng.uniform(7, 10)  # after the canceller's warm-up, as in a session's 2nd reply
@@ -183,6 +185,8 @@ def build_corpus(seed: int, echo_min: float, noise_min: float, trials: int) -> d
         start = int(t0 * MIC) - onset
         seg = user[: len(mic) - start]
         mic[start:start + len(seg)] += seg
+        data[f"trial{i}_user"] = np.zeros(len(mic))
+        data[f"trial{i}_user"][start:start + len(seg)] = seg
         data[f"trial{i}_ref"], data[f"trial{i}_mic"] = ref, mic
         data[f"trial{i}_t0"] = np.array(t0)
     cache.parent.mkdir(parents=True, exist_ok=True)
@@ -242,56 +246,86 @@ def main() -> int:
         return sorted({k.rsplit("_", 1)[0] for k in data if k.startswith(kind)})
 
     result: dict[str, float | int] = {}
-    cpu_aec = audio_s = 0.0
-    totals: dict[str, list[float]] = {}
-    for kind in ("echo", "noise"):
-        false, seconds = 0, 0.0
+    room = np.random.default_rng(1).standard_normal(int(40 * MIC)) * 10 ** (-50 / 20)
+
+    def quiet_room(x: np.ndarray) -> np.ndarray:  # headphones: the mic hears no echo
+        return x + room[: len(x)]
+
+    def false_triggers(kind: str, mode: str, mic_of=lambda name: data[f"{name}_mic"]
+                       ) -> tuple[int, float, float]:
+        """(false triggers, seconds of audio, CPU seconds) over one kind of stream."""
+        false, seconds, cpu_s = 0, 0.0, 0.0
         for name in streams(kind):
-            fired, cpu = run_stream(data[f"{name}_ref"], data[f"{name}_mic"], "aec")
+            mic = mic_of(name)
+            fired, cpu = run_stream(data[f"{name}_ref"], mic, mode)
             false += len(fired)
-            seconds += len(data[f"{name}_mic"]) / MIC
-            cpu_aec += cpu
-            audio_s += len(data[f"{name}_mic"]) / MIC
+            seconds += len(mic) / MIC
+            cpu_s += cpu
             if fired:
-                print(f"{name}: false triggers at {[round(f, 2) for f in fired]} (path: "
-                      f"{np.round(data[f'{name}_path'], 3).tolist()})", file=sys.stderr)
-        totals[kind] = [false, seconds]
-    latencies, missed = [], 0
-    echo_false, echo_s = totals["echo"]
-    for name in streams("trial"):
-        t0 = float(data[f"{name}_t0"])
-        fired, _ = run_stream(data[f"{name}_ref"], data[f"{name}_mic"], "aec")
-        early = [f for f in fired if f < t0]
-        echo_false += len(early)  # before the user speaks, a trial is echo only too
-        echo_s += t0
-        after = [f for f in fired if f >= t0]
-        if early:
-            print(f"{name}: fired before the user spoke at {early}", file=sys.stderr)
-        if not after:
-            missed += 1
-            print(f"{name}: missed", file=sys.stderr)
-            continue
-        latencies.append(1000 * (after[0] - t0))
-        print(f"{name}: {latencies[-1]:.0f} ms", file=sys.stderr)
-    totals["echo"] = [echo_false, echo_s]
-    for kind, (false, seconds) in totals.items():
-        result[f"{kind}_false_per_min"] = round(false / (seconds / 60), 2)
-        result[f"{kind}_minutes"] = round(seconds / 60, 1)
+                print(f"{name} ({mode}): false triggers at {[round(f, 2) for f in fired]} "
+                      f"(path: {np.round(data[f'{name}_path'], 3).tolist()})", file=sys.stderr)
+        return false, seconds, cpu_s
+
+    def barge_ins(mode: str, mic_of=lambda name: data[f"{name}_mic"]
+                  ) -> tuple[list[float], int, int, float]:
+        """(latencies in ms, missed, triggers before the user spoke, seconds before that)."""
+        latencies, missed, early_n, before_s = [], 0, 0, 0.0
+        for name in streams("trial"):
+            t0 = float(data[f"{name}_t0"])
+            fired, _ = run_stream(data[f"{name}_ref"], mic_of(name), mode)
+            early = [f for f in fired if f < t0]
+            early_n += len(early)
+            before_s += t0
+            after = [f for f in fired if f >= t0]
+            if early:
+                print(f"{name} ({mode}): fired before the user spoke at {early}",
+                      file=sys.stderr)
+            if not after:
+                missed += 1
+                print(f"{name} ({mode}): missed", file=sys.stderr)
+                continue
+            latencies.append(1000 * (after[0] - t0))
+            print(f"{name} ({mode}): {latencies[-1]:.0f} ms", file=sys.stderr)
+        return latencies, missed, early_n, before_s
+
+    def stats(latencies: list[float], suffix: str = "") -> dict[str, float]:
+        ordered = sorted(latencies) or [float("nan")]
+        return {f"latency_median_ms{suffix}": round(statistics.median(ordered), 1),
+                f"latency_p90_ms{suffix}":
+                    round(ordered[min(len(ordered) - 1, int(0.9 * len(ordered)))], 1),
+                f"latency_worst_ms{suffix}": round(ordered[-1], 1)}
+
+    # Default mode (echo canceller): echo only, echo + noise, barge-ins over echo.
+    echo_false, echo_s, cpu_echo = false_triggers("echo", "aec")
+    noise_false, noise_s, cpu_noise = false_triggers("noise", "aec")
+    latencies, missed, early, before_s = barge_ins("aec")
+    echo_false += early  # before the user speaks, a trial is echo only too
+    echo_s += before_s
+    # Headphones mode (no canceller, the mic hears no echo): CPU in a quiet room, then
+    # fan + keyboard and the same barge-ins without their echo.
     cpu_hp = hp_s = 0.0
-    for name in streams("echo")[:4]:  # headphones: the mic hears no echo, just the room
-        mic = data[f"{name}_mic"] * 0 + np.random.default_rng(1).standard_normal(
-            len(data[f"{name}_mic"])) * 10 ** (-50 / 20)
+    for name in streams("echo")[:4]:
+        mic = quiet_room(np.zeros(len(data[f"{name}_mic"])))
         _, cpu = run_stream(data[f"{name}_ref"], mic, "headphones")
         cpu_hp += cpu
         hp_s += len(mic) / MIC
-    ordered = sorted(latencies) or [float("nan")]
+    hp_noise_false, hp_noise_s, _ = false_triggers(
+        "noise", "headphones", lambda name: quiet_room(data[f"{name}_noise"]))
+    hp_latencies, hp_missed, hp_early, hp_before_s = barge_ins(
+        "headphones", lambda name: quiet_room(data[f"{name}_user"]))
     result.update({
-        "latency_median_ms": round(statistics.median(ordered), 1),
-        "latency_p90_ms": round(ordered[min(len(ordered) - 1, int(0.9 * len(ordered)))], 1),
-        "latency_worst_ms": round(ordered[-1], 1),
+        "echo_false_per_min": round(echo_false / (echo_s / 60), 2),
+        "echo_minutes": round(echo_s / 60, 1),
+        "noise_false_per_min": round(noise_false / (noise_s / 60), 2),
+        "noise_minutes": round(noise_s / 60, 1),
+        **stats(latencies),
         "barge_ins": len(latencies), "missed": missed,
-        "cpu_percent": round(100 * cpu_aec / audio_s, 2),
+        "cpu_percent": round(100 * (cpu_echo + cpu_noise) / (echo_s - before_s + noise_s), 2),
         "cpu_percent_headphones": round(100 * cpu_hp / hp_s, 2),
+        "noise_false_per_min_headphones": round((hp_noise_false + hp_early)
+                                                / ((hp_noise_s + hp_before_s) / 60), 2),
+        **stats(hp_latencies, "_headphones"),
+        "missed_headphones": hp_missed,
         "run_s": round(time.monotonic() - t_start, 1),
     })
     print(json.dumps(result))

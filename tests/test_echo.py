@@ -2,6 +2,7 @@
 pure, no devices (livekit's AEC3 runs on arrays)."""
 
 import numpy as np
+import pytest
 
 from voicecli.audio.echo import (
     CAPTURE_FRAME,
@@ -91,8 +92,6 @@ def test_capture_frame_is_10_ms():
 def test_missing_echo_canceller_fails_loudly_suggesting_headphones(monkeypatch):
     import sys
 
-    import pytest
-
     from voicecli.errors import ConfigError
 
     monkeypatch.setitem(sys.modules, "livekit", None)  # import livekit -> ImportError
@@ -101,7 +100,6 @@ def test_missing_echo_canceller_fails_loudly_suggesting_headphones(monkeypatch):
 
 
 def test_silero_model_is_bundled_and_a_missing_one_is_one_clear_error(monkeypatch, tmp_path):
-    import pytest
 
     from voicecli.audio import silero
     from voicecli.errors import ConfigError
@@ -130,3 +128,23 @@ def test_silero_hears_a_voice_not_silence():
     voice, _ = read_wav(speech_wav("Hello, can you hear me?"))
     probs = [vad.process(voice[i:i + 512]) for i in range(0, len(voice) - 512, 512)]
     assert max(probs) > 0.8
+
+
+def test_silero_skipping_quiet_audio_catches_up_exactly():
+    """Skipped (quiet) audio is run before the next loud frame: same answers as running all."""
+    from voicecli.audio.silero import REPLAY, SileroVad
+
+    rng = np.random.default_rng(0)
+    always, skipping = SileroVad(), SileroVad()
+    for k in range(120):
+        loud = (k // 7) % 2 == 0
+        frame = (rng.standard_normal(320) * (3000 if loud else 30)).astype(np.int16)
+        p = always.process(frame)
+        if loud:
+            assert skipping.process(frame) == pytest.approx(p, abs=1e-6)
+        else:
+            skipping.skip(frame)
+    # After a long quiet stretch it starts clean and hears only the last REPLAY samples.
+    for _ in range(REPLAY // 320 + 5):
+        skipping.skip(np.zeros(320, dtype=np.int16))
+    assert skipping.process(np.zeros(320, dtype=np.int16)) < 0.1

@@ -134,6 +134,9 @@ class FakeSilero:
     def reset(self):
         pass
 
+    def skip(self, frame):
+        self.skipped = getattr(self, "skipped", 0) + 1
+
 
 def test_dual_vad_needs_both_and_credits_the_voiced_run():
     vad = DualVad(energy_vad, FakeSilero([0.0, 0.05, 0.6, 0.9, 0.9]), threshold=0.1)
@@ -143,6 +146,13 @@ def test_dual_vad_needs_both_and_credits_the_voiced_run():
     assert [det.process(LOUD, True) for _ in range(3)] == [False, False, True]
     click = DualVad(energy_vad, FakeSilero([0.9, 0.9]))
     assert not click(QUIET) and click.run_ms == 0
+
+
+def test_dual_vad_skips_silero_on_quiet_frames_when_asked():
+    silero = FakeSilero([0.9])
+    vad = DualVad(energy_vad, silero, skip_quiet=True)
+    assert not vad(QUIET) and silero.skipped == 1  # the model did not run
+    assert vad(LOUD) and not silero.probs  # it ran on the loud frame
 
 
 def test_half_duplex_mutes_while_playing_only():

@@ -169,7 +169,7 @@ def build_mic(playback: PlaybackBuffer, sink: Sink, mode: str, barge_in: bool,
     detector = None
     if barge_in and mode != "half_duplex":  # half duplex: the mic is muted during replies
         config = BargeInConfig(converge_s=CONVERGE_S if capture is not None else 0.0)
-        detector = BargeInDetector(default_is_speech(), config)
+        detector = BargeInDetector(default_is_speech(capture is not None), config)
     return MicPipeline(playback, detector, on_chunk, on_barge_in, capture,
                        half_duplex=mode == "half_duplex")
 

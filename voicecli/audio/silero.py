@@ -23,6 +23,7 @@ from voicecli.errors import ConfigError
 
 CHUNK = 512  # samples per model call at 16 kHz
 CONTEXT = 64
+REPLAY = 8192  # quiet samples kept for the model while it is skipped (512 ms)
 INSTALL_HINT = "reinstall voicecli (pip install voicecli), which ships it"
 BUNDLED = Path(__file__).parent / "data" / "silero_vad.onnx"
 
@@ -58,6 +59,9 @@ class SileroVad:
         self._sr = np.array(MIC_RATE, dtype=np.int64)
         self._input = np.zeros((1, CONTEXT + CHUNK), dtype=np.float32)
         self._fill = 0  # new samples in _input[0, CONTEXT:]
+        # Quiet audio not yet run through the model (see skip): the latest REPLAY samples.
+        self._held = np.zeros(REPLAY, dtype=np.int16)
+        self._skipped = 0
         self.reset()
         # The first run allocates (several ms): do it here, not in the audio callback.
         self._session.run(None, {"input": self._input, "state": self._state, "sr": self._sr})
@@ -66,10 +70,33 @@ class SileroVad:
         self._state = np.zeros((2, 1, 128), dtype=np.float32)
         self._input[:] = 0
         self._fill = 0
+        self._skipped = 0
+        self.probability = 0.0
+
+    def skip(self, samples: np.ndarray) -> None:
+        """Quiet audio: keep it instead of running the model (most of the time is quiet).
+
+        The next :meth:`process` runs what was kept first, so the model's state is as if it
+        had heard everything; after more than ``REPLAY`` samples it starts from a clean state
+        and hears only the last ``REPLAY`` of them (the state after that much quiet is the same).
+        """
+        n = min(len(samples), REPLAY)
+        self._held[:-n] = self._held[n:]
+        self._held[-n:] = samples[-n:]
+        self._skipped += len(samples)
         self.probability = 0.0
 
     def process(self, samples: np.ndarray) -> float:
         """Feed int16 samples; returns the probability of the latest complete 32 ms chunk."""
+        if self._skipped:
+            if self._skipped > REPLAY:
+                self.reset()
+                self._skipped = REPLAY
+            held, self._skipped = self._held[REPLAY - self._skipped:].copy(), 0
+            self._run(held)
+        return self._run(samples)
+
+    def _run(self, samples: np.ndarray) -> float:
         pos = 0
         while pos < len(samples):
             take = min(CHUNK - self._fill, len(samples) - pos)

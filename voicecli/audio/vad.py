@@ -52,10 +52,17 @@ class DualVad:
     """webrtcvad AND Silero: speech only when both agree (see the module docstring)."""
 
     def __init__(self, webrtc: IsSpeech, silero: Any, threshold: float = 0.1,
-                 raw_silero: Any = None) -> None:
+                 raw_silero: Any = None, skip_quiet: bool = False,
+                 floor_dbfs: float = -45.0) -> None:
         self.webrtc = webrtc
         self.silero = silero
         self.threshold = threshold
+        # ``skip_quiet``: below webrtcvad's energy floor nothing is speech, so Silero is not
+        # run there (it catches up on the next loud frame, see SileroVad.skip). Saves most of
+        # its CPU in a quiet room; only used without a canceller: on canceller output the
+        # catch-up's fresh state after long quiet measurably raised self-interruptions.
+        self.skip_quiet = skip_quiet
+        self.floor = (10 ** (floor_dbfs / 20) * 32768) ** 2
         self.raw_threshold = 0.5  # the raw mic has no canceller artefacts: be stricter
         # Created up front: building an onnxruntime session takes ~30 ms, far too long for
         # the audio callback.
@@ -73,7 +80,12 @@ class DualVad:
         return p >= self.raw_threshold and self.webrtc(frame)
 
     def __call__(self, frame: np.ndarray) -> bool:
-        # Silero runs on every frame: its LSTM state needs the continuous stream.
+        if self.skip_quiet:
+            x = frame.astype(np.float32)
+            if float(np.dot(x, x)) / len(x) < self.floor:
+                self.run_ms = 0
+                self.silero.skip(frame)
+                return False
         p = self.silero.process(frame)
         voiced = self.webrtc(frame)
         self.run_ms = self.run_ms + FRAME_MS if voiced else 0
@@ -83,11 +95,17 @@ class DualVad:
         self.silero.reset()
 
 
-def default_is_speech() -> IsSpeech:
-    """The app's speech test: webrtcvad mode 3 AND Silero (needs onnxruntime + the model)."""
+def default_is_speech(echo_cancelled: bool = True) -> IsSpeech:
+    """The app's speech test: webrtcvad mode 3 AND Silero (needs onnxruntime + the model).
+
+    ``echo_cancelled``: it listens to a canceller's output (and gets a second Silero for
+    the raw microphone); otherwise (headphones) Silero skips quiet frames."""
     from voicecli.audio.silero import SileroVad
 
-    return DualVad(webrtc_is_speech(3), SileroVad(), raw_silero=SileroVad())
+    if echo_cancelled:
+        return DualVad(webrtc_is_speech(3), SileroVad(), raw_silero=SileroVad())
+    # No canceller artefacts to see through: a stricter Silero (0.1 let a fan through).
+    return DualVad(webrtc_is_speech(3), SileroVad(), threshold=0.3, skip_quiet=True)
 
 
 @dataclass
