@@ -17,9 +17,12 @@ cold (a fresh canceller), like a new session.
 Scenarios: echo only (>= 10 min, counts self-interruptions), echo + fan/keyboard noise
 (>= 4 min, false triggers), and >= 30 barge-ins (user speech onset t0 after 7–10 s of reply;
 latency = detection time - t0). CPU: process time per second of audio, default mode
-(echo canceller) and headphones mode (no canceller), as % of one core.
+(echo canceller) and headphones mode (no canceller, a quiet room), as % of one core.
+Headphones mode is also run on the noise (fan + keyboard, no echo) and on the barge-ins
+without their echo. Per-trial lines on stderr give each user's level over the echo.
 Last line: JSON with echo_false_per_min, noise_false_per_min, latency_median_ms,
-latency_p90_ms, latency_worst_ms, cpu_percent, cpu_percent_headphones.
+latency_p90_ms, latency_worst_ms, cpu_percent, cpu_percent_headphones, and the headphones
+mode's noise_false_per_min_headphones and latency_*_ms_headphones.
 """
 
 from __future__ import annotations
@@ -285,8 +288,18 @@ def main() -> int:
                 print(f"{name} ({mode}): missed", file=sys.stderr)
                 continue
             latencies.append(1000 * (after[0] - t0))
-            print(f"{name} ({mode}): {latencies[-1]:.0f} ms", file=sys.stderr)
+            print(f"{name} ({mode}): {latencies[-1]:.0f} ms (user {user_to_echo_db(name):+.1f} dB"
+                  " over the echo)", file=sys.stderr)
         return latencies, missed, early_n, before_s
+
+    def user_to_echo_db(name: str) -> float:
+        """How much louder than the echo the user is over their first 0.5 s (the slowest
+        barge-ins are users no louder than the echo: the canceller suppresses them too)."""
+        user = data[f"{name}_user"]
+        seg = slice(int(float(data[f"{name}_t0"]) * MIC), int(float(data[f"{name}_t0"]) * MIC)
+                    + MIC // 2)
+        echo = data[f"{name}_mic"][seg] - user[seg]
+        return float(10 * np.log10(np.mean(user[seg] ** 2) / (np.mean(echo ** 2) + 1e-20)))
 
     def stats(latencies: list[float], suffix: str = "") -> dict[str, float]:
         ordered = sorted(latencies) or [float("nan")]
