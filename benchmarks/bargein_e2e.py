@@ -7,11 +7,15 @@ built-in emulator on the PulseAudio virtual devices (scripts/virtual-audio.sh). 
 waits until a reply is playing at the virtual speaker, waits a random 0.6–1.6 s, and plays
 speech into the virtual microphone. Latency is the time from that speech's onset, as heard
 on the microphone (``vmic_feed.monitor``), to the start of the silence at the speaker
-(``vspeaker.monitor``): both are recorded, and aligned on the monotonic clock.
+(``vspeaker.monitor``): both are recorded, and aligned on the monotonic clock (to ~2 ms).
+The onset is where the phrase played begins in the microphone recording, found by
+cross-correlation, plus the phrase's own leading silence: with an echo path the microphone
+also hears the reply, and the first sound after the phrase was started may be that echo.
 
 A trial also checks that nothing of the interrupted reply plays afterwards (``leaks``).
 The last line printed is JSON: ``median_ms``, ``p90_ms``, ``worst_ms``, ``trials``, ``leaks``,
-and how many interruptions voicecli made itself (``local_interrupts``) or got from the server.
+how many interruptions voicecli made itself (``local_interrupts``) or got from the server, and
+the dropouts its devices reported (``speaker_xruns``, ``mic_xruns``).
 
 ``--echo``: the same with an acoustic echo path inside PulseAudio (a loopback from the
 speaker's monitor into the microphone, ``--echo-volume`` percent: 50 % = -18 dB, ~50 ms),
@@ -19,7 +23,7 @@ voicecli in its default mode (echo canceller on). Each trial is followed by a re
 nobody talks over: it must play to its end (no local interruption, no server
 interruption: the echo must not reach the server's voice detector either). Last line:
 ``median_ms``, ``worst_ms``, ``trials``, ``self_interruptions`` (over ``clean_replies``),
-plus ``p90_ms``, ``leaks``, ``resumed``.
+plus ``p90_ms``, ``leaks``, ``resumed``, ``speaker_xruns``, ``mic_xruns``.
 """
 
 from __future__ import annotations
@@ -42,6 +46,28 @@ INTERRUPTIONS = [
     "No no, that is not it.", "Excuse me, one question.", "Wait, go back please.",
 ]
 PROMPTS = ["Tell me more about that.", "Go on please.", "And what else?"]
+
+
+def speech_onset(mic: ah.SpeakerRecorder, mark: float, phrase: Path) -> float | None:
+    """When ``phrase``, played into the microphone from ``mark`` on, began there (monotonic).
+
+    Its position in the microphone recording (cross-correlation) plus its leading silence:
+    not the first sound after ``mark``, which, with an echo path, can be the reply's echo.
+    """
+    speech = ah.read_wav(phrase)[0]
+    start = max(0, mic.index_of(mark))
+    heard = mic.audio[start:start + len(speech) + 16000]
+    lead = ah.first_sound(speech, 16000)
+    corr, lag = ah.xcorr_peak(heard, speech)
+    if lead is None or corr < 0.5 or lag < 0:
+        return None
+    return mic.time_of(start + lag + lead * 16000)
+
+
+def xruns(rows: list[dict]) -> dict[str, int]:
+    """Dropouts the chat's audio devices reported (its last JSONL line, session_ended)."""
+    end = rows[-1] if rows and rows[-1]["type"] == "session_ended" else {}
+    return {"speaker_xruns": end.get("speaker_xruns", -1), "mic_xruns": end.get("mic_xruns", -1)}
 
 
 def run_echo(args: argparse.Namespace, env: dict[str, str]) -> int:
@@ -91,17 +117,19 @@ def run_echo(args: argparse.Namespace, env: dict[str, str]) -> int:
             spk.wait_for_sound(timeout=10)
             time.sleep(rng.uniform(0.6, 1.6))
             mark = time.monotonic()
-            ah.play_into_mic(ah.speech_wav(rng.choice(INTERRUPTIONS))).wait(10)
+            phrase = ah.speech_wav(rng.choice(INTERRUPTIONS))
+            ah.play_into_mic(phrase).wait(10)
             talk_end = time.monotonic()
-            t = ah.first_sound(mic.audio[max(0, mic.index_of(mark)):], 16000)
-            onset = mic.time_of(mic.index_of(mark) + t * 16000) if t is not None else None
+            onset = speech_onset(mic, mark, phrase)
             if not reply_started(k + 1):
                 print(f"trial {trial}: no answer to the interruption", file=sys.stderr)
                 break
             answer = conn.replies[k + 1]
             print(f"  the answer started {answer.started_at - talk_end:.2f} s after the user's"
                   " speech", file=sys.stderr)
-            if onset is not None:
+            if onset is None:
+                print(f"trial {trial}: speech not found on the microphone", file=sys.stderr)
+            else:
                 cut = ah.silence_after(spk.audio, spk.rate, onset - spk.t0, hold_ms=300)
                 if cut is not None:
                     cut_t = spk.time_of(cut * spk.rate)
@@ -130,6 +158,7 @@ def run_echo(args: argparse.Namespace, env: dict[str, str]) -> int:
         "leaks": leaks,
         "resumed": sum(r["type"] == "barge_in_resumed" for r in rows),
         "echo_volume_percent": args.echo_volume,
+        **xruns(rows),
     }))
     return 0
 
@@ -174,10 +203,7 @@ def main() -> int:
             mark = time.monotonic()
             phrase = ah.speech_wav(rng.choice(INTERRUPTIONS))
             ah.play_into_mic(phrase).wait(10)
-            # Onset: the first sound on the microphone after we started playing.
-            m = mic.audio
-            t = ah.first_sound(m[max(0, mic.index_of(mark)):], 16000)
-            onset = mic.time_of(mic.index_of(mark) + t * 16000) if t is not None else None
+            onset = speech_onset(mic, mark, phrase)
             if onset is None:
                 print(f"trial {trial}: speech not found on the microphone", file=sys.stderr)
                 continue
@@ -215,6 +241,7 @@ def main() -> int:
         # interrupted arrived (later; it confirms the barge-in).
         "local_interrupts": sources.count("local"),
         "server_interrupts": sources.count("server"),
+        **xruns(rows),
     }
     print(json.dumps(result))
     return 0

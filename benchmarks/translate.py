@@ -81,11 +81,11 @@ def main() -> int:
     from voicecli import events as ev
     from voicecli import settings as st
     from voicecli.audio import engine
-    from voicecli.translate import SPEAKER, TranslateOptions, TranslateRunner
+    from voicecli.translate import TranslateOptions, TranslateRunner
     from voicecli.ui.outputs import EventBus
 
-    latency: str | float = args.latency or SPEAKER["latency"]
-    block_ms = args.block_ms or SPEAKER["block_ms"]
+    latency: str | float = args.latency or engine.SPEAKER_LATENCY
+    block_ms = args.block_ms or engine.SPEAKER_BLOCK_MS
     if isinstance(latency, str) and latency.replace(".", "", 1).isdigit():
         latency = float(latency)
     emu, base_url, ca = start_emulator()

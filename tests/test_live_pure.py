@@ -106,3 +106,5 @@ def test_summary_from_events():
     assert s.lines() == ["session: 1m05s, 2 turns, 1 barge-in",
                          "tokens: 150 total (prompt audio 40, response audio 110)",
                          "time to first audio: median 600 ms over 2 replies"]
+    s.add(ev.SessionEnded(ts=165.0, speaker_xruns=2, mic_xruns=1))
+    assert s.lines()[-1] == "audio dropouts: speaker 2, microphone 1"

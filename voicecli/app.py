@@ -256,7 +256,9 @@ class ChatRunner:
                 self.bus.emit(ev.ErrorEvent(message=str(exc), fatal=True))
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 self._loop.remove_signal_handler(signal.SIGINT)
-        self.bus.emit(ev.SessionEnded(reason=reason, exit_code=exit_code))
+        self.bus.emit(ev.SessionEnded(reason=reason, exit_code=exit_code,
+                                      speaker_xruns=getattr(self.sink, "xruns", 0),
+                                      mic_xruns=getattr(self.source, "xruns", 0)))
         return exit_code
 
     def _on_sigint(self) -> None:

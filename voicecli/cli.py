@@ -223,12 +223,10 @@ def _credentials(emu: Any, conf: Any, *, vertex: bool, api_version: str | None,
     return creds, conf["base_url"] or ("Vertex AI" if creds.vertex else "the Gemini API")
 
 
-def open_audio(settings: Any, keep_leading: bool = False,
-               speaker: dict[str, Any] | None = None) -> tuple[Any, Any]:
+def open_audio(settings: Any, keep_leading: bool = False) -> tuple[Any, Any]:
     """The source and sink ``settings`` ask for (devices, files, none; recorded or not).
 
-    ``keep_leading``: an output WAV starts when the session does (see FileSink);
-    ``speaker``: DeviceSink options (latency, block_ms)."""
+    ``keep_leading``: an output WAV starts when the session does (see FileSink)."""
     from voicecli.audio import engine
 
     source: Any
@@ -250,8 +248,7 @@ def open_audio(settings: Any, keep_leading: bool = False,
         from voicecli.audio import devices
 
         dev = devices.resolve_device(settings.output_device, "output")
-        sink = engine.DeviceSink(dev, devices.pick_rate(dev, 24000, "output"),
-                                 **(speaker or {}))
+        sink = engine.DeviceSink(dev, devices.pick_rate(dev, 24000, "output"))
     if settings.record_file:
         from voicecli.audio import recorder
 
@@ -410,7 +407,7 @@ def run_translate(settings: Any, options: Any, endpoint: str, subtitles: str | N
     from voicecli.ui.subtitles import SubtitleWriter
     from voicecli.ui.translate_view import BilingualView, ProgressView
 
-    source, sink = open_audio(settings, keep_leading=True, speaker=tr.SPEAKER)
+    source, sink = open_audio(settings, keep_leading=True)
     sinks: list[Any] = []
     if settings.input_file not in (None, "-"):
         sinks.append(ProgressView(quiet=quiet))  # before StatusView: see ProgressView

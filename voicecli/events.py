@@ -43,9 +43,14 @@ class SessionStarted(Event):
 
 @dataclass(frozen=True, kw_only=True)
 class SessionEnded(Event):
+    """``speaker_xruns`` / ``mic_xruns``: blocks the audio devices reported as under- or
+    overrun (dropouts; each one also makes the echo canceller re-converge)."""
+
     type: ClassVar[str] = "session_ended"
     reason: str = "user"
     exit_code: int = 0
+    speaker_xruns: int = 0
+    mic_xruns: int = 0
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -27,6 +27,7 @@ class SessionSummary:
     total_tokens: int = 0
     first_audio_s: list[float] = field(default_factory=list)
     barge_ins: int = 0
+    xruns: tuple[int, int] = (0, 0)  # (speaker, microphone) dropouts
     _user_done: float | None = None  # when the user last said/typed something
     _audio_turns: set[int] = field(default_factory=set)
     _cut_turns: set[int] = field(default_factory=set)
@@ -35,8 +36,9 @@ class SessionSummary:
         match event:
             case ev.SessionStarted(ts=ts):
                 self.started = ts
-            case ev.SessionEnded(ts=ts):
+            case ev.SessionEnded(ts=ts, speaker_xruns=speaker, mic_xruns=mic):
                 self.ended = ts
+                self.xruns = (speaker, mic)
             case ev.UserTranscript(ts=ts) | ev.TextInput(ts=ts) | ev.PushToTalk(
                     active=False, ts=ts):
                 self._user_done = ts
@@ -84,6 +86,8 @@ class SessionSummary:
             out.append(f"time to first audio: median {median:.0f} ms "
                        f"over {len(self.first_audio_s)} repl"
                        f"{'y' if len(self.first_audio_s) == 1 else 'ies'}")
+        if any(self.xruns):
+            out.append(f"audio dropouts: speaker {self.xruns[0]}, microphone {self.xruns[1]}")
         return out
 
 

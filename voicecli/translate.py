@@ -34,10 +34,6 @@ from voicecli.ui.outputs import EventBus
 POLL_S = 0.05
 PROGRESS_EVERY_S = 0.25
 CAUGHT_UP_QUIET_S = 3.0  # file input: done once the server was quiet this long after the end
-# The speaker: translation is a stream, so every buffered millisecond is added lag. Smaller
-# output blocks and PortAudio's 'low' latency take the client's lag from ~58 ms to ~35 ms
-# (benchmarks/translate.py, README); a conversation keeps the safer 20 ms / 'high'.
-SPEAKER = {"latency": "low", "block_ms": 10}
 
 INTERPRETER_PROMPT = (
     "You are a simultaneous interpreter. Translate everything the speaker says into {name} "

@@ -144,6 +144,10 @@ class RecordingSource:
         self._recorder = recorder
         self.finished = source.finished
 
+    @property
+    def xruns(self) -> int:
+        return getattr(self._source, "xruns", 0)
+
     def start(self, mic: MicPipeline) -> None:
         self._source.start(_TapMic(mic, self._recorder.mic))  # type: ignore[arg-type]
 
@@ -159,6 +163,10 @@ class RecordingSink:
         self._recorder = recorder
         self.rate = sink.rate
         recorder.speaker_rate = sink.rate
+
+    @property
+    def xruns(self) -> int:
+        return getattr(self._sink, "xruns", 0)
 
     @property
     def reference(self) -> Any:
