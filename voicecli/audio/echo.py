@@ -210,7 +210,8 @@ class CapturePath:
         self._ref_db: deque[float] = deque([-120.0] * 40, maxlen=40)  # last 400 ms
         self.gate = EchoGate()
         self.raw_passes_gate = False  # the latest raw frame is louder than any echo
-        # Played time (s) in a row whose cancelled echo stayed below RESIDUAL_QUIET_DB.
+        # Played time (s) whose cancelled output stayed below RESIDUAL_QUIET_DB, since it
+        # last did not while only echo could be heard.
         self.quiet_residual_s = 0.0
 
     def feed_reference(self, frame: np.ndarray) -> None:
@@ -241,8 +242,9 @@ class CapturePath:
         if ref_db > self.gate.silent_db:
             if level_db(out) < RESIDUAL_QUIET_DB:
                 self.quiet_residual_s += len(frame) / MIC_RATE
-            else:  # echo left over, or somebody talking: no evidence either way
+            elif not self.raw_passes_gate:  # possibly echo left over: start again
                 self.quiet_residual_s = 0.0
+            # else somebody louder than any echo is talking: no evidence either way
         if not self.raw_passes_gate:  # learn the echo from echo, not from the user's voice
             self.gate.update(ref_db, mic_db)
         return out
