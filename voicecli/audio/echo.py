@@ -30,8 +30,6 @@ from voicecli.audio import MIC_RATE
 from voicecli.errors import ConfigError
 
 CAPTURE_FRAME = MIC_RATE // 100  # 10 ms at 16 kHz
-# Cancelled echo below this is far under the barge-in detector's -45 dBFS floor.
-RESIDUAL_QUIET_DB = -55.0
 NO_AEC_HINT = ("the echo canceller needs the 'livekit' package (pip install livekit); "
                "with headphones, run with --headphones instead")
 
@@ -210,9 +208,6 @@ class CapturePath:
         self._ref_db: deque[float] = deque([-120.0] * 40, maxlen=40)  # last 400 ms
         self.gate = EchoGate()
         self.raw_passes_gate = False  # the latest raw frame is louder than any echo
-        # Played time (s) whose cancelled output stayed below RESIDUAL_QUIET_DB, since it
-        # last did not while only echo could be heard.
-        self.quiet_residual_s = 0.0
 
     def feed_reference(self, frame: np.ndarray) -> None:
         if np.any(frame):
@@ -239,12 +234,6 @@ class CapturePath:
         # Echo heard now was played up to 400 ms ago: compare with the loudest of that.
         ref_db, mic_db = max(self._ref_db), level_db(frame)
         self.raw_passes_gate = self.gate.passes(ref_db, mic_db)
-        if ref_db > self.gate.silent_db:
-            if level_db(out) < RESIDUAL_QUIET_DB:
-                self.quiet_residual_s += len(frame) / MIC_RATE
-            elif not self.raw_passes_gate:  # possibly echo left over: start again
-                self.quiet_residual_s = 0.0
-            # else somebody louder than any echo is talking: no evidence either way
         if not self.raw_passes_gate:  # learn the echo from echo, not from the user's voice
             self.gate.update(ref_db, mic_db)
         return out

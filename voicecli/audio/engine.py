@@ -46,7 +46,6 @@ PREROLL_MS = 300  # mic audio kept while gated, sent when speech starts
 SPEAKER_LATENCY = "low"
 SPEAKER_BLOCK_MS = 10
 CONVERGE_S = 6.0  # AEC3 needs 1–6 s of playback to converge: be strict meanwhile
-CONVERGED_S = 1.5  # ...unless its output stayed far below the detector's floor this long
 
 
 class MicPipeline:
@@ -136,8 +135,6 @@ class MicPipeline:
             if self._xrun:
                 self._xrun = False
                 det.guard()
-            if self.capture is not None and self.capture.quiet_residual_s >= CONVERGED_S:
-                det.converged()
             loud = self.capture is None or self.capture.raw_passes_gate
             if det.process(frame, playing, self._raw_speech(raw), loud):
                 self.speech_ms = det.config.min_speech_ms

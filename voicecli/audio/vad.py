@@ -8,8 +8,7 @@ Which detector (measured, see benchmarks/bargein.py and the shared barge-in note
 echo-cancelled signal, webrtcvad (mode 3, above an energy floor) AND Silero (p >= 0.1).
 webrtcvad is fast but fires on keyboard clicks; Silero ignores clicks but is slow on
 canceller output; requiring both is fast and robust. Two guards make the decision stricter
-(longer speech needed): while the canceller converges (the first seconds of playback, or
-until its output has stayed far below the floor for a while: nothing left to converge on) and
+(longer speech needed): while the canceller converges (the first seconds of playback) and
 for a short time after an xrun or a device change, when the echo path moved under it.
 """
 
@@ -143,10 +142,6 @@ class BargeInDetector:
         """Be strict for a while: the echo path just changed (xrun, delay jump, new device)."""
         ms = int(1000 * (self.config.xrun_guard_s if seconds is None else seconds))
         self._guard_ms = max(self._guard_ms, ms)
-
-    def converged(self) -> None:
-        """The canceller has shown it removes the echo: end the convergence guard early."""
-        self._played_ms = max(self._played_ms, int(1000 * self.config.converge_s))
 
     @property
     def guarded(self) -> bool:
