@@ -148,3 +148,25 @@ def test_silero_skipping_quiet_audio_catches_up_exactly():
     for _ in range(REPLAY // 320 + 5):
         skipping.skip(np.zeros(320, dtype=np.int16))
     assert skipping.process(np.zeros(320, dtype=np.int16)) < 0.1
+
+
+@pytest.mark.parametrize("ppm", [-200, 200])
+def test_aligner_follows_a_drifting_speaker_clock(ppm):
+    """The speaker's clock runs ``ppm`` off the capture clock, and its stamps jitter by 5 ms:
+    after ten minutes the reference is still released on time (never late, at most the lead
+    plus a little early), not where counting samples would put it (120 ms off)."""
+    rng = np.random.default_rng(2)
+    al = ReferenceAligner(24000, lead_s=0.03)
+    speed = 1 + ppm * 1e-6  # seconds of samples played per second
+    block = np.zeros(480, dtype=np.int16)  # 20 ms at 24 kHz
+    for k in range(3):
+        al.add(block, k * 0.02 / speed)
+    released = 0
+    for k in range(30_000):  # 600 s
+        start = k * 0.02 / speed  # when block k really starts playing
+        # The output callback runs 3 blocks ahead of its DAC time.
+        assert not al.add(block, (k + 3) * 0.02 / speed + rng.uniform(-0.005, 0.005))
+        released += len(al.release(start))
+        # Frame ``released - 1`` was released; it starts playing at (released - 1) * 10 ms.
+        ahead = (released - 1) * 0.01 / speed - start
+        assert 0.0 <= ahead <= 0.03 + 0.004, (k, ahead)

@@ -100,8 +100,9 @@ class ReferenceAligner:
     """
 
     def __init__(self, rate: int, lead_s: float = 0.03, max_gap_s: float = 0.5,
-                 jitter_s: float = 0.02) -> None:
+                 jitter_s: float = 0.02, follow: float = 0.02) -> None:
         self.rate = rate
+        self.follow = follow  # how much of the stamps' word each block takes (smoothing)
         self.jitter_s = jitter_s
         self.frame = rate // 100
         self.lead_s = lead_s
@@ -129,6 +130,12 @@ class ReferenceAligner:
             self._next_t = self._released_t = t
         self._append(block)
         self._next_t = t + len(block) / self.rate
+        # Counting samples alone drifts with the DAC's clock (166-204 ppm measured on the
+        # virtual speaker: the reference came 25 ms late after 5 minutes), so the release
+        # timeline follows the stamps, smoothed: each one jitters by several ms.
+        queued = (len(self._pending) * self.frame + len(self._head)) / self.rate
+        assert self._released_t is not None
+        self._released_t += (self._next_t - queued - self._released_t) * self.follow
         if jump:
             self.discontinuities += 1
         return jump

@@ -39,10 +39,16 @@ PLAYING_GRACE_S = 0.15  # a reply counts as playing this long after its last sam
 UPSTREAM_HANG_MS = 400  # after speech, keep sending the mic for this long (pauses in words)
 ECHO_TAIL_MS = 400  # the echo of a reply lasts this long after its last sample
 PREROLL_MS = 300  # mic audio kept while gated, sent when speech starts
-# The speaker: everything buffered after the playback buffer keeps playing after a barge-in
-# and adds to translation lag. 10 ms blocks at PortAudio's 'low' latency, measured on the
-# virtual devices: barge-in with an echo path worst 222 -> 131-190 ms (bargein_e2e.py --echo),
-# translate lag ~58 -> ~35 ms, no more underruns than 20 ms / 'high' on an idle machine.
+# The speaker stream. A barge-in holds the playback buffer at once, in the capture callback,
+# but what was already handed to PortAudio still plays: its buffer, after the wait for the
+# next output callback (and in translation all of it is lag). Hold → silence at the speaker,
+# measured on the virtual devices (PortAudio → ALSA → PulseAudio; benchmarks/device_latency.py):
+# 20 ms blocks at 'high' (40 ms of buffer) 38–61 ms, median 52–54; 10 ms blocks at 'low' (two
+# blocks, 20 ms) 20–34 ms, median 25–29: bargein_e2e.py --echo median 130 -> 106 ms, worst
+# 191–226 -> 130–190 (one run with an underrun: 298); translate lag ~58 -> ~35 ms. 5 ms blocks
+# (10 ms of buffer) underran several times a minute with both cores busy; 10 ms blocks about
+# once in 20 minutes (an underrun makes the echo canceller re-converge, and barge-in is
+# stricter for 2 s).
 SPEAKER_LATENCY = "low"
 SPEAKER_BLOCK_MS = 10
 CONVERGE_S = 6.0  # AEC3 needs 1–6 s of playback to converge: be strict meanwhile
@@ -218,7 +224,7 @@ class Sink(Protocol):
 
 
 class _DeviceStream:
-    """One mono int16 PortAudio stream with 20 ms blocks (``block_ms``); counts xruns.
+    """One mono int16 PortAudio stream with ``block_ms`` blocks; counts xruns.
     Subclasses say which."""
 
     kind = "input"
@@ -297,6 +303,7 @@ class DeviceSink(_DeviceStream):
     """A PortAudio speaker, fed from the playback buffer by its callback.
 
     ``reference``: if set, every block played is also copied there (for the echo canceller).
+    Small blocks and a short buffer by default: see ``SPEAKER_LATENCY``.
     """
 
     kind = "output"
