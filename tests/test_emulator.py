@@ -400,3 +400,17 @@ def test_thread_start_errors_are_raised(emu: EmulatorThread, cert_dir: Path) -> 
     taken = EmulatorThread(EmulatorConfig(cert_dir=cert_dir, port=emu.port))
     with pytest.raises(OSError):
         taken.start()
+
+
+def test_stopping_the_emulator_ends_its_tts_prewarm_thread():
+    """The prewarm thread must not outlive the emulator as a daemon: one still inside soxr
+    (C++) when the interpreter exits aborts the process (exit 134)."""
+    import threading
+
+    with EmulatorThread(EmulatorConfig()):
+        pass  # stopped at once, with texts still to synthesise
+    prewarm = [t for t in threading.enumerate() if t.name == "emulator-tts-prewarm"]
+    for thread in prewarm:
+        assert not thread.daemon
+        thread.join(timeout=10)
+        assert not thread.is_alive()

@@ -42,6 +42,7 @@ class Emulator:
         self._certs: CertPaths | None = None
         self._server: Server | None = None
         self._tasks: set[asyncio.Task[None]] = set()
+        self._prewarm_stop = threading.Event()
         self.port: int | None = None
 
     @property
@@ -89,12 +90,20 @@ class Emulator:
 
         def run() -> None:
             for text in texts:
+                if self._prewarm_stop.is_set():
+                    return
                 self.synth.speak(text)
 
-        threading.Thread(target=run, name="emulator-tts-prewarm", daemon=True).start()
+        # Not a daemon: a daemon thread still inside soxr (C++) when the interpreter exits
+        # aborts the process ("terminate called without an active exception", exit 134; seen
+        # once in 40 runs of a command that failed at once). stop() ends it after one text.
+        # daemon=False explicitly: a thread started from the emulator's (daemon) thread
+        # would otherwise inherit daemon=True.
+        threading.Thread(target=run, name="emulator-tts-prewarm", daemon=False).start()
 
     async def stop(self) -> None:
         """Close every connection and stop listening."""
+        self._prewarm_stop.set()
         if self._server is not None:
             self._server.close()
             await self._server.wait_closed()
