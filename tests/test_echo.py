@@ -68,6 +68,26 @@ def test_echo_gate_learns_the_echo_level():
     assert gate.passes(-90, -50)  # nothing played: no echo possible
 
 
+def test_capture_path_tells_a_mic_without_echo_and_notices_an_echo_at_once():
+    """No echo path: echo_negligible. Then an echo appears (the volume went up, a speaker
+    instead of a headset): echo_negligible goes false within 1.5 s."""
+    played = speechlike(16, 24000)
+    rng = np.random.default_rng(1)
+    room = (rng.standard_normal(len(played)) * 10).astype(np.int16)  # about -70 dBFS
+    mic = echo_of(played, 0.05, -15)
+    mic[: 8 * 16000] = 0  # no echo for the first 8 s
+    mic = (mic + room[: len(mic)]).astype(np.int16)
+    tap = ReferenceTap()
+    path = CapturePath(EchoCanceller(24000), tap)
+    negligible = []
+    for k in range(len(mic) // 320):
+        tap.write(played[k * 480:(k + 1) * 480], k * 0.02)
+        path.process(mic[k * 320:(k + 1) * 320], k * 0.02 + 0.02)
+        negligible.append(path.echo_negligible)
+    assert negligible[200:400] == [True] * 200  # seconds 4-8
+    assert not any(negligible[475:])  # from 9.5 s on
+
+
 def test_doctor_analysis_finds_delay_and_cancellation():
     played = probe(24000)
     rep = analyze(played, 24000, echo_of(played, 0.12, -12))

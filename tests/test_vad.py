@@ -107,6 +107,16 @@ def test_guard_needs_longer_speech_then_relaxes():
     assert det.guarded
 
 
+def test_guard_needs_no_longer_speech_when_the_mic_hears_no_echo():
+    cfg = BargeInConfig(min_speech_ms=40, guarded_min_speech_ms=160, converge_s=5)
+    det = BargeInDetector(energy_vad, cfg)
+    fired = [det.process(LOUD, True, echo_free=True) for _ in range(3)]
+    assert det.guarded and fired == [False, True, False]
+    # Still guarded: the raw mic must be louder than any echo could be.
+    det = BargeInDetector(energy_vad, cfg)
+    assert not any(det.process(LOUD, True, loud=False, echo_free=True) for _ in range(20))
+
+
 def test_guarded_detector_needs_the_raw_mic_above_the_echo():
     det = BargeInDetector(energy_vad, BargeInConfig(min_speech_ms=40, converge_s=5))
     # Echo left by an unconverged canceller: loud, but not louder than any echo could be.
@@ -171,6 +181,7 @@ class PassThroughCapture:
 
     discontinuity = False
     raw_passes_gate = True
+    echo_negligible = False
 
     def process(self, frame, end_t):
         return frame

@@ -30,6 +30,9 @@ from voicecli.audio import MIC_RATE
 from voicecli.errors import ConfigError
 
 CAPTURE_FRAME = MIC_RATE // 100  # 10 ms at 16 kHz
+# Echo this far below the loudest of what was just played stays under the barge-in
+# detector's -45 dBFS floor for any reply quieter than -5 dBFS.
+NEGLIGIBLE_ECHO_DB = 40.0
 NO_AEC_HINT = ("the echo canceller needs the 'livekit' package (pip install livekit); "
                "with headphones, run with --headphones instead")
 
@@ -188,13 +191,17 @@ class EchoGate:
         if ref_db > self.silent_db:
             self._loss.append(ref_db - mic_db)
 
+    def loss_db(self) -> float | None:
+        """How far below what is played the loudest echo is (dB); None: not known yet."""
+        if len(self._loss) < 40:
+            return None  # the first 0.8 s of playback
+        return float(np.percentile(self._loss, 5))
+
     def passes(self, ref_db: float, mic_db: float) -> bool:
         if ref_db <= self.silent_db:
             return True  # nothing played lately: nothing to echo
-        if len(self._loss) < 40:
-            return False  # the first 0.8 s of playback: echo level unknown
-        loss = float(np.percentile(self._loss, 5))
-        return mic_db > ref_db - loss + self.margin_db
+        loss = self.loss_db()
+        return loss is not None and mic_db > ref_db - loss + self.margin_db
 
 
 class CapturePath:
@@ -215,6 +222,9 @@ class CapturePath:
         self._ref_db: deque[float] = deque([-120.0] * 40, maxlen=40)  # last 400 ms
         self.gate = EchoGate()
         self.raw_passes_gate = False  # the latest raw frame is louder than any echo
+        # Set by the caller: the detector heard speech in the previous frame.
+        self.speech = False
+        self._loss: deque[float] = deque(maxlen=150)  # played - heard (dB), 3 s
 
     def feed_reference(self, frame: np.ndarray) -> None:
         if np.any(frame):
@@ -243,4 +253,19 @@ class CapturePath:
         self.raw_passes_gate = self.gate.passes(ref_db, mic_db)
         if not self.raw_passes_gate:  # learn the echo from echo, not from the user's voice
             self.gate.update(ref_db, mic_db)
+        if ref_db > self.gate.silent_db and not self.speech:
+            self._loss.append(ref_db - mic_db)
         return out
+
+    @property
+    def echo_negligible(self) -> bool:
+        """The microphone heard (almost) nothing of what was played over the last 3 s: no
+        echo path (a headset, a muted speaker), so nothing for an unconverged canceller to
+        leave behind. Learnt from every frame the detector did not call speech, so a user it
+        missed counts as echo (the safe side), and a louder echo (the volume went up) turns
+        this off within 1.5 s."""
+        if len(self._loss) < 40:
+            return False
+        # The 20th percentile: a user's first syllables, before the detector calls them
+        # speech, must not tip it (seen with the 5th after 0.8 s of playback).
+        return float(np.percentile(self._loss, 20)) >= NEGLIGIBLE_ECHO_DB

@@ -141,8 +141,13 @@ class MicPipeline:
             if self._xrun:
                 self._xrun = False
                 det.guard()
-            loud = self.capture is None or self.capture.raw_passes_gate
-            if det.process(frame, playing, self._raw_speech(raw), loud):
+            cap = self.capture
+            loud = cap is None or cap.raw_passes_gate
+            echo_free = cap is not None and det.guarded and cap.echo_negligible
+            fired = det.process(frame, playing, self._raw_speech(raw), loud, echo_free)
+            if cap is not None:
+                cap.speech = det.last_speech
+            if fired:
                 self.speech_ms = det.config.min_speech_ms
                 turn = self.playback.hold()
                 if turn is not None:

@@ -148,13 +148,15 @@ class BargeInDetector:
         return self._guard_ms > 0 or self._played_ms < 1000 * self.config.converge_s
 
     def process(self, frame: np.ndarray, playing: bool, raw_speech: bool = False,
-                loud: bool = True) -> bool:
+                loud: bool = True, echo_free: bool = False) -> bool:
         """Feed one 20 ms frame; True exactly when a barge-in starts.
 
         While guarded, two more inputs from the raw microphone: ``loud`` (it is louder than
         any echo could be, see ``echo.EchoGate``) is required, since an unconverged
         canceller leaves echo behind; ``raw_speech`` (speech on the raw mic) is enough,
         since an unconverged canceller may also suppress the user along with the echo.
+        ``echo_free``: the microphone hears next to nothing of the reply (a headset), so
+        the guard needs no longer speech (it still needs ``loud``).
         """
         guarded = self.guarded
         speech = self.is_speech(frame)
@@ -164,7 +166,8 @@ class BargeInDetector:
         self._guard_ms = max(0, self._guard_ms - FRAME_MS)
         if playing:
             self._played_ms += FRAME_MS
-        need = self.config.guarded_min_speech_ms if guarded else self.config.min_speech_ms
+        strict = guarded and not echo_free
+        need = self.config.guarded_min_speech_ms if strict else self.config.min_speech_ms
         if speech:
             self._voiced = max(self._voiced + FRAME_MS, getattr(self.is_speech, "run_ms", 0))
             self._silent = 0
