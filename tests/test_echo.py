@@ -11,6 +11,7 @@ from voicecli.audio.echo import (
     EchoGate,
     ReferenceAligner,
     ReferenceTap,
+    RollingValues,
     level_db,
 )
 from voicecli.audio.echo_check import analyze, probe
@@ -190,3 +191,15 @@ def test_aligner_follows_a_drifting_speaker_clock(ppm):
         # Frame ``released - 1`` was released; it starts playing at (released - 1) * 10 ms.
         ahead = (released - 1) * 0.01 / speed - start
         assert 0.0 <= ahead <= 0.03 + 0.004, (k, ahead)
+
+
+def test_rolling_values_give_numpy_percentiles_of_the_last_n():
+    rng = np.random.default_rng(3)
+    values = list(rng.normal(30, 10, 500).round(1))  # rounded: repeated values too
+    rolling = RollingValues(150)
+    for i, v in enumerate(values):
+        rolling.append(v)
+        window = values[max(0, i - 149):i + 1]
+        assert len(rolling) == len(window)
+        for q in (0, 5, 20, 50, 100):
+            assert rolling.percentile(q) == pytest.approx(np.percentile(window, q))
