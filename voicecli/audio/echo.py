@@ -249,8 +249,8 @@ class CapturePath:
         self._ref_db: deque[float] = deque([-120.0] * 40, maxlen=40)  # last 400 ms
         self.gate = EchoGate()
         self.raw_passes_gate = False  # the latest raw frame is louder than any echo
-        # Set by the caller: the detector heard speech in the previous frame.
-        self.speech = False
+        # Set by the caller: the barge-in detector heard the user in the latest frame.
+        self.user_heard = False
         self._loss = RollingValues(150)  # played - heard (dB), 3 s
 
     def feed_reference(self, frame: np.ndarray) -> None:
@@ -280,7 +280,7 @@ class CapturePath:
         self.raw_passes_gate = self.gate.passes(ref_db, mic_db)
         if not self.raw_passes_gate:  # learn the echo from echo, not from the user's voice
             self.gate.update(ref_db, mic_db)
-        if ref_db > self.gate.silent_db and not self.speech:
+        if ref_db > self.gate.silent_db and not self.user_heard:
             self._loss.append(ref_db - mic_db)
         return out
 

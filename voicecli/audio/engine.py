@@ -146,7 +146,7 @@ class MicPipeline:
             echo_free = cap is not None and det.guarded and cap.echo_negligible
             fired = det.process(frame, playing, self._raw_speech(raw), loud, echo_free)
             if cap is not None:
-                cap.speech = det.last_speech
+                cap.user_heard = det.last_speech
             if fired:
                 self.speech_ms = det.config.min_speech_ms
                 turn = self.playback.hold()
