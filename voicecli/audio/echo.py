@@ -209,9 +209,10 @@ class EchoGate:
     """
 
     def __init__(self, margin_db: float = 10.0, history: int = 150,
-                 silent_db: float = -60.0) -> None:
+                 silent_db: float = -60.0, percentile: float = 5.0) -> None:
         self.margin_db = margin_db
         self.silent_db = silent_db
+        self.percentile = percentile
         self._loss = RollingValues(history)
 
     def update(self, ref_db: float, mic_db: float) -> None:
@@ -219,10 +220,11 @@ class EchoGate:
             self._loss.append(ref_db - mic_db)
 
     def loss_db(self) -> float | None:
-        """How far below what is played the loudest echo is (dB); None: not known yet."""
+        """How far below what is played the loudest echo is (dB; the ``percentile`` of the
+        history); None: not known yet."""
         if len(self._loss) < 40:
             return None  # the first 0.8 s of playback
-        return self._loss.percentile(5)
+        return self._loss.percentile(self.percentile)
 
     def passes(self, ref_db: float, mic_db: float) -> bool:
         if ref_db <= self.silent_db:
@@ -251,7 +253,10 @@ class CapturePath:
         self.raw_passes_gate = False  # the latest raw frame is louder than any echo
         # Set by the caller: the barge-in detector heard the user in the latest frame.
         self.user_heard = False
-        self._loss = RollingValues(150)  # played - heard (dB), 3 s
+        # The echo level learnt from every frame the user was not heard in (see
+        # echo_negligible). Its 20th percentile: a user's first syllables, before the
+        # detector calls them speech, must not tip it (seen with the 5th after 0.8 s).
+        self.echo_heard = EchoGate(percentile=20)
 
     def feed_reference(self, frame: np.ndarray) -> None:
         if np.any(frame):
@@ -280,8 +285,8 @@ class CapturePath:
         self.raw_passes_gate = self.gate.passes(ref_db, mic_db)
         if not self.raw_passes_gate:  # learn the echo from echo, not from the user's voice
             self.gate.update(ref_db, mic_db)
-        if ref_db > self.gate.silent_db and not self.user_heard:
-            self._loss.append(ref_db - mic_db)
+        if not self.user_heard:
+            self.echo_heard.update(ref_db, mic_db)
         return out
 
     @property
@@ -291,8 +296,5 @@ class CapturePath:
         leave behind. Learnt from every frame the detector did not call speech, so a user it
         missed counts as echo (the safe side), and a louder echo (the volume went up) turns
         this off within 1.5 s."""
-        if len(self._loss) < 40:
-            return False
-        # The 20th percentile: a user's first syllables, before the detector calls them
-        # speech, must not tip it (seen with the 5th after 0.8 s of playback).
-        return self._loss.percentile(20) >= NEGLIGIBLE_ECHO_DB
+        loss = self.echo_heard.loss_db()
+        return loss is not None and loss >= NEGLIGIBLE_ECHO_DB
