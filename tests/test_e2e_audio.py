@@ -68,7 +68,7 @@ def test_barge_in_silences_the_speaker_and_drops_the_rest(virtual_audio):
         proc = start_chat(emu, virtual_audio)
         play_into_mic(story).wait(10)
         reply_start = rec.wait_for_sound(timeout=15)
-        time.sleep(1.0)  # well into the reply (the default first reply lasts ~4.5 s)
+        time.sleep(1.5)  # well into the reply (the default first reply lasts ~4.5 s)
         talk = play_into_mic(interrupt)
         talk.wait(10)
         conn = emu.connections[0]
@@ -91,6 +91,13 @@ def test_barge_in_silences_the_speaker_and_drops_the_rest(virtual_audio):
     assert len(gap) > rec.rate // 2
     assert np.abs(gap.astype(np.int32)).max() < 300, "audio of the interrupted turn leaked"
     assert conn.replies[0].interrupted  # the server saw the barge-in too
+    # The mic hears no echo here (no path from speaker to mic): the server gets the user's
+    # words whole, their onset too (AEC3 with nothing to cancel cut it by ~10 dB).
+    said = np.frombuffer(_wav_frames(interrupt), dtype="<i2")
+    sent = np.frombuffer(bytes(conn.input_pcm), dtype="<i2")
+    _, at = xcorr_peak(sent, said)  # (the input also holds the first question)
+    heard, _ = xcorr_peak(sent[max(0, at):at + len(said)], said)
+    assert heard >= 0.9, f"emulator input vs the interruption: correlation {heard:.3f}"
     assert "Gemini:" in out and "[interrupted]" in out
     assert "[interrupted by you]" in err
     assert reply_start < onset

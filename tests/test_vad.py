@@ -117,6 +117,19 @@ def test_guard_needs_no_longer_speech_when_the_mic_hears_no_echo():
     assert not any(det.process(LOUD, True, loud=False, echo_free=True) for _ in range(20))
 
 
+def test_raw_mic_counts_after_the_guard_only_when_it_hears_no_echo():
+    det = BargeInDetector(energy_vad, BargeInConfig(min_speech_ms=40))
+    assert not det.guarded
+    # The canceller suppresses the user (QUIET) while the raw mic hears a voice above any
+    # echo: with an echo path, the cancelled signal alone decides...
+    assert not any(det.process(QUIET, True, raw_speech=True) for _ in range(10))
+    # ...with none (a headset), the raw mic counts, and still only above the echo gate.
+    assert not any(det.process(QUIET, True, raw_speech=True, loud=False, echo_free=True)
+                   for _ in range(10))
+    fired = [det.process(QUIET, True, raw_speech=True, echo_free=True) for _ in range(3)]
+    assert fired == [False, True, False]
+
+
 def test_guarded_detector_needs_the_raw_mic_above_the_echo():
     det = BargeInDetector(energy_vad, BargeInConfig(min_speech_ms=40, converge_s=5))
     # Echo left by an unconverged canceller: loud, but not louder than any echo could be.
@@ -201,3 +214,28 @@ def test_server_hears_silence_during_the_reply_until_the_user_talks():
     sent = np.frombuffer(b"".join(chunks[2:]), dtype=np.int16)
     # The held-back 80 ms (preroll) and the speech itself go out once speech is heard.
     assert (sent == 300).sum() == 4 * FRAME_SAMPLES and (sent == 3000).sum() >= FRAME_SAMPLES
+
+
+class SuppressingCapture(PassThroughCapture):
+    """A canceller with no echo to learn from: it removes the user too (see vad.py)."""
+
+    echo_negligible = True
+
+    def process(self, frame, end_t):
+        return np.zeros_like(frame)
+
+
+def test_headset_user_barges_in_through_the_raw_mic_after_the_guard():
+    playback = PlaybackBuffer(24000, prebuffer_ms=0)
+    playback.push(np.full(240000, 500, dtype=np.int16), turn=1)
+
+    def is_speech(frame: np.ndarray) -> bool:
+        return energy_vad(frame)
+
+    is_speech.raw = energy_vad  # the raw-mic test DualVad provides
+    det = BargeInDetector(is_speech, BargeInConfig(min_speech_ms=40))
+    fired: list[int | None] = []
+    mic = MicPipeline(playback, det, lambda pcm: None, fired.append,
+                      capture=SuppressingCapture())
+    mic.process(np.concatenate([LOUD] * 2))
+    assert fired == [1] and playback.held

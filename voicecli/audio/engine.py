@@ -5,7 +5,8 @@ callback, or the file pacer): it cuts 16 kHz audio into 20 ms frames, removes th
 the reply (``audio.echo``, unless in headphones mode), runs the barge-in detector and, on a
 barge-in, holds the playback buffer right there (silence at once). Only then does it tell
 the event loop (``on_barge_in``). Cancelled frames for the network leave via ``on_chunk``:
-the server's own voice detector then does not hear the reply either.
+the server's own voice detector then does not hear the reply either (when the microphone
+hears no echo at all, e.g. a headset, the raw frames go: AEC3 would cut the user's onset).
 
 The output side only copies each block it plays into the echo reference tap, with the time
 it reaches the DAC; the canceller runs in the capture thread, where the microphone's
@@ -123,10 +124,12 @@ class MicPipeline:
             self._echo_tail_ms = max(0, self._echo_tail_ms - FRAME_MS)
         return self._echo_tail_ms > 0 and self._talk_ms == 0
 
-    def _raw_speech(self, raw: np.ndarray) -> bool:
-        """While the detector is guarded: speech on the raw mic, louder than any echo."""
+    def _raw_speech(self, raw: np.ndarray, echo_free: bool) -> bool:
+        """Speech on the raw mic, louder than any echo: asked for (and its Silero run) only
+        while the detector is guarded or the mic hears no echo (see BargeInDetector)."""
         det, cap = self.detector, self.capture
-        if det is None or cap is None or not det.guarded or not cap.raw_passes_gate:
+        if det is None or cap is None or not (det.guarded or echo_free) \
+                or not cap.raw_passes_gate:
             return False
         raw_test = getattr(det.is_speech, "raw", None)
         return bool(raw_test(raw)) if raw_test is not None else False
@@ -136,15 +139,19 @@ class MicPipeline:
         # Half duplex stays muted until the reply's echo has died away, not just its samples.
         muted = self.muted or (self.half_duplex
                                and self.playback.is_playing(ECHO_TAIL_MS / 1000))
+        cap = self.capture
+        # The mic hears no echo (a headset): AEC3, with no echo to learn, would still cut
+        # the user's first 100–150 ms during a reply (see BargeInDetector.process), so the
+        # raw mic goes to the server and counts for barge-in too.
+        echo_free = cap is not None and cap.echo_negligible
         det = self.detector
         if det is not None and not muted:
             if self._xrun:
                 self._xrun = False
                 det.guard()
-            cap = self.capture
             loud = cap is None or cap.raw_passes_gate
-            echo_free = cap is not None and det.guarded and cap.echo_negligible
-            fired = det.process(frame, playing, self._raw_speech(raw), loud, echo_free)
+            fired = det.process(frame, playing, self._raw_speech(raw, echo_free), loud,
+                                echo_free)
             if cap is not None:
                 cap.user_heard = det.last_speech
             if fired:
@@ -154,15 +161,16 @@ class MicPipeline:
                     self.on_barge_in(turn)
             elif det.last_speech:
                 self.speech_ms += FRAME_MS
+        upstream = raw if echo_free else frame
         if muted:
             self._pending.append(bytes(FRAME_SAMPLES * 2))
         elif self._gate_upstream(playing, det):
-            self._preroll.append(frame.tobytes())
+            self._preroll.append(upstream.tobytes())
             self._pending.append(bytes(FRAME_SAMPLES * 2))
         else:
             self._pending.extend(self._preroll)  # the onset the server has not heard yet
             self._preroll.clear()
-            self._pending.append(frame.tobytes())
+            self._pending.append(upstream.tobytes())
         if len(self._pending) >= CHUNK_FRAMES:
             self.on_chunk(b"".join(self._pending))
             self._pending.clear()
