@@ -24,6 +24,10 @@ nobody talks over: it must play to its end (no local interruption, no server
 interruption: the echo must not reach the server's voice detector either). Last line:
 ``median_ms``, ``worst_ms``, ``trials``, ``self_interruptions`` (over ``clean_replies``),
 plus ``p90_ms``, ``leaks``, ``resumed``, ``speaker_xruns``, ``mic_xruns``.
+
+A trial where the reply was between sentences when the user spoke (the speaker already
+silent, and still silent 300 ms later) has no latency to measure: it is left out of the
+figures and counted as ``paused_at_onset`` (before, it counted as 0 ms).
 """
 
 from __future__ import annotations
@@ -46,6 +50,15 @@ INTERRUPTIONS = [
     "No no, that is not it.", "Excuse me, one question.", "Wait, go back please.",
 ]
 PROMPTS = ["Tell me more about that.", "Go on please.", "And what else?"]
+
+
+def _paused_at(spk: ah.SpeakerRecorder, cut: float, onset: float) -> bool:
+    """The speaker was already silent when the user spoke (the reply was between
+    sentences) and stayed silent: that trial measures nothing, so it is not counted as 0."""
+    paused = spk.time_of(cut * spk.rate) <= onset + 0.001
+    if paused:
+        print("  the reply was in a pause at the user's onset: not counted", file=sys.stderr)
+    return paused
 
 
 def speech_onset(mic: ah.SpeakerRecorder, mark: float, phrase: Path) -> float | None:
@@ -78,7 +91,7 @@ def run_echo(args: argparse.Namespace, env: dict[str, str]) -> int:
 
     rng = random.Random(args.seed)
     latencies: list[float] = []
-    leaks = 0
+    leaks = paused = 0
     clean: list[tuple[float, float, bool]] = []  # (wall start, wall end, played to its end)
     scenario = Path(__file__).parent / "scenarios" / "long-replies.toml"
     with EmulatorThread(EmulatorConfig(scenario=scenario)) as emu, \
@@ -131,9 +144,11 @@ def run_echo(args: argparse.Namespace, env: dict[str, str]) -> int:
                 print(f"trial {trial}: speech not found on the microphone", file=sys.stderr)
             else:
                 cut = ah.silence_after(spk.audio, spk.rate, onset - spk.t0, hold_ms=300)
-                if cut is not None:
+                if cut is not None and _paused_at(spk, cut, onset):
+                    paused += 1
+                elif cut is not None:
                     cut_t = spk.time_of(cut * spk.rate)
-                    latencies.append(max(0.0, cut_t - onset) * 1000)
+                    latencies.append((cut_t - onset) * 1000)
                     gap = spk.audio[spk.index_of(cut_t + 0.05):spk.index_of(answer.started_at)]
                     leaked = len(gap) > 0 and int(abs(gap.astype(int)).max()) > 300
                     leaks += leaked
@@ -156,6 +171,7 @@ def run_echo(args: argparse.Namespace, env: dict[str, str]) -> int:
         "self_interruptions": self_int,
         "clean_replies": len(clean),
         "leaks": leaks,
+        "paused_at_onset": paused,  # the reply was in a pause when the user spoke: no figure
         "resumed": sum(r["type"] == "barge_in_resumed" for r in rows),
         "echo_volume_percent": args.echo_volume,
         **xruns(rows),
@@ -182,7 +198,7 @@ def main() -> int:
 
     rng = random.Random(args.seed)
     latencies: list[float] = []
-    leaks = 0
+    leaks = paused = 0
     first = ah.speech_wav("Hello, can you hear me?")
     scenario = Path(__file__).parent / "scenarios" / "long-replies.toml"
     with EmulatorThread(EmulatorConfig(scenario=scenario)) as emu, ah.SpeakerRecorder() as spk, \
@@ -215,8 +231,11 @@ def main() -> int:
             if cut is None:
                 print(f"trial {trial}: the speaker never went silent", file=sys.stderr)
                 continue
+            if _paused_at(spk, cut, onset):
+                paused += 1
+                continue
             cut_t = spk.time_of(cut * spk.rate)
-            latency = max(0.0, cut_t - onset) * 1000
+            latency = (cut_t - onset) * 1000
             latencies.append(latency)
             gap = s[spk.index_of(cut_t + 0.05):spk.index_of(next_start)]
             leaked = len(gap) > 0 and int(abs(gap.astype(int)).max()) > 300
@@ -237,6 +256,7 @@ def main() -> int:
         "worst_ms": round(ordered[-1], 1),
         "trials": len(ordered),
         "leaks": leaks,
+        "paused_at_onset": paused,  # the reply was in a pause when the user spoke: no figure
         # voicecli's own events: 'local' = our VAD cut the reply, 'server' = the server's
         # interrupted arrived (later; it confirms the barge-in).
         "local_interrupts": sources.count("local"),

@@ -178,6 +178,12 @@ def test_dual_vad_skips_silero_on_quiet_frames_when_asked():
     assert vad(LOUD) and not silero.probs  # it ran on the loud frame
 
 
+def test_raw_mic_test_is_as_strict_as_headphones_mode_when_it_hears_no_echo():
+    vad = DualVad(energy_vad, FakeSilero([]), raw_silero=FakeSilero([0.4, 0.4]))
+    assert not vad.raw(LOUD)  # echo on the raw mic too: Silero must be surer (0.5)
+    assert vad.raw(LOUD, echo_free=True)  # no echo: headphones mode's 0.3
+
+
 def test_half_duplex_mutes_while_playing_only():
     playback = PlaybackBuffer(24000, prebuffer_ms=0)
     chunks: list[bytes] = []
@@ -225,17 +231,21 @@ class SuppressingCapture(PassThroughCapture):
         return np.zeros_like(frame)
 
 
-def test_headset_user_barges_in_through_the_raw_mic_after_the_guard():
+def test_headset_user_barges_in_and_is_heard_through_the_raw_mic():
     playback = PlaybackBuffer(24000, prebuffer_ms=0)
     playback.push(np.full(240000, 500, dtype=np.int16), turn=1)
 
     def is_speech(frame: np.ndarray) -> bool:
         return energy_vad(frame)
 
-    is_speech.raw = energy_vad  # the raw-mic test DualVad provides
+    is_speech.raw = lambda frame, echo_free: energy_vad(frame)  # as DualVad.raw
     det = BargeInDetector(is_speech, BargeInConfig(min_speech_ms=40))
     fired: list[int | None] = []
-    mic = MicPipeline(playback, det, lambda pcm: None, fired.append,
+    chunks: list[bytes] = []
+    mic = MicPipeline(playback, det, chunks.append, fired.append,
                       capture=SuppressingCapture())
     mic.process(np.concatenate([LOUD] * 2))
     assert fired == [1] and playback.held
+    # The server gets the raw mic too, not the canceller's cut of it.
+    sent = np.frombuffer(b"".join(chunks), dtype=np.int16)
+    assert len(sent) == 2 * FRAME_SAMPLES and (sent == 3000).all()

@@ -132,7 +132,7 @@ class MicPipeline:
                 or not cap.raw_passes_gate:
             return False
         raw_test = getattr(det.is_speech, "raw", None)
-        return bool(raw_test(raw)) if raw_test is not None else False
+        return bool(raw_test(raw, echo_free)) if raw_test is not None else False
 
     def _frame(self, frame: np.ndarray, raw: np.ndarray) -> None:
         playing = self.playback.is_playing(PLAYING_GRACE_S)

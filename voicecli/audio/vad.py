@@ -26,6 +26,9 @@ FRAME_MS = 20
 FRAME_SAMPLES = MIC_RATE * FRAME_MS // 1000  # 320
 
 IsSpeech = Callable[[np.ndarray], bool]
+# Silero's threshold on a microphone that hears no echo (headphones mode; a headset in the
+# default mode): 0.1 let a fan through.
+NO_ECHO_THRESHOLD = 0.3
 
 
 def webrtc_is_speech(mode: int = 3, floor_dbfs: float = -45.0) -> IsSpeech:
@@ -63,7 +66,9 @@ class DualVad:
         # catch-up's fresh state after long quiet measurably raised self-interruptions.
         self.skip_quiet = skip_quiet
         self.floor = (10 ** (floor_dbfs / 20) * 32768) ** 2
-        self.raw_threshold = 0.5  # the raw mic has no canceller artefacts: be stricter
+        # The raw mic hears the echo too (only its level is gated): be stricter, unless it
+        # hears no echo at all (then it is what headphones mode hears).
+        self.raw_threshold = 0.5
         # Created up front: building an onnxruntime session takes ~30 ms, far too long for
         # the audio callback.
         self.raw_silero = raw_silero
@@ -71,13 +76,15 @@ class DualVad:
         # chunk, so once it agrees, that whole run counts as speech (onset credit).
         self.run_ms = 0
 
-    def raw(self, frame: np.ndarray) -> bool:
+    def raw(self, frame: np.ndarray, echo_free: bool = False) -> bool:
         """The same test on the raw microphone (behind an echo gate, while the canceller
-        converges), with its own Silero state; it runs (costs CPU) only then."""
+        converges or when the mic hears no echo), with its own Silero state; it runs
+        (costs CPU) only then."""
         if self.raw_silero is None:
             return self.webrtc(frame)
         p = self.raw_silero.process(frame)
-        return p >= self.raw_threshold and self.webrtc(frame)
+        threshold = NO_ECHO_THRESHOLD if echo_free else self.raw_threshold
+        return p >= threshold and self.webrtc(frame)
 
     def __call__(self, frame: np.ndarray) -> bool:
         if self.skip_quiet:
@@ -104,8 +111,9 @@ def default_is_speech(echo_cancelled: bool = True) -> IsSpeech:
 
     if echo_cancelled:
         return DualVad(webrtc_is_speech(3), SileroVad(), raw_silero=SileroVad())
-    # No canceller artefacts to see through: a stricter Silero (0.1 let a fan through).
-    return DualVad(webrtc_is_speech(3), SileroVad(), threshold=0.3, skip_quiet=True)
+    # No canceller artefacts to see through: a stricter Silero.
+    return DualVad(webrtc_is_speech(3), SileroVad(), threshold=NO_ECHO_THRESHOLD,
+                   skip_quiet=True)
 
 
 @dataclass
