@@ -1,6 +1,6 @@
 """Open-speaker barge-in, simulated: self-interruptions, false triggers, latency, CPU.
 
-    python benchmarks/bargein.py [--seed 7] [--quick] [--quieter-echo 15,20,25,30]
+    python benchmarks/bargein.py [--seed 7] [--quick] [--quieter-echo 15,20,25,30] [--volume-up]
 
 Builds a reproducible corpus (cached under .state/cache/bargein-*.npz):
   * assistant speech: espeak-ng, several voices, 24 kHz, -20 dBFS; user speech: espeak-ng,
@@ -24,6 +24,9 @@ Last line: JSON with echo_false_per_min, noise_false_per_min, latency_median_ms,
 latency_p90_ms, latency_worst_ms, cpu_percent, cpu_percent_headphones, and the headphones
 mode's noise_false_per_min_headphones and latency_*_ms_headphones. ``--quieter-echo 15,30``
 adds echo_false_per_min_quieter: the echo-only streams again, their echo that much quieter.
+``--volume-up`` adds volume_up_false_per_jump: the echo-only streams with their echo 45 dB
+down for 12 s and then at full level (a user who unmutes mid-reply), self-interruptions
+after the jump per stream.
 """
 
 from __future__ import annotations
@@ -46,7 +49,7 @@ import audio_harness as ah  # noqa: E402
 from voicecli.audio.engine import build_mic  # noqa: E402
 from voicecli.audio.playback import PlaybackBuffer  # noqa: E402
 
-CORPUS_VERSION = 6
+CORPUS_VERSION = 7  # 7: speech without sox's random dither (reproducible)
 MIC, SPK = 16000, 24000
 ASSISTANT_VOICES = ["en-us", "en-gb+f2", "en-us+m3", "en-gb-scotland", "en-us+f4"]
 USER_VOICES = ["en-us+m1", "en-gb+f3", "de", "en-us+f2", "en-gb-x-rp+m2", "en-us+m7"]
@@ -243,6 +246,9 @@ def main() -> int:
                         type=lambda v: [float(x) for x in v.split(",") if x],
                         help="also run the echo-only streams with their echo this many dB "
                              "quieter (a low speaker volume: the guard's no-echo case)")
+    parser.add_argument("--volume-up", action="store_true",
+                        help="also run the echo-only streams with the echo 45 dB down for "
+                             "their first 12 s, then at full level (the user unmutes)")
     args = parser.parse_args()
     scale = 0.25 if args.quick else 1.0
     echo_min, noise_min, trials = 10 * scale, 4 * scale, max(8, int(32 * scale))
@@ -357,6 +363,20 @@ def main() -> int:
         result.update({"echo_false_per_min_quieter": round(q_false / (q_s / 60), 2),
                        "echo_minutes_quieter": round(q_s / 60, 1),
                        "quieter_by_db": args.quieter_echo})
+    if args.volume_up:  # no echo heard (muted, or a headset), then the speaker's full echo
+        hush = np.random.default_rng(3).standard_normal(int(40 * MIC)) * 10 ** (-60 / 20)
+        jump_s, after = 12.0, 0
+
+        def unmuted(name: str) -> np.ndarray:
+            mic = data[f"{name}_mic"].copy()
+            mic[: int(jump_s * MIC)] *= 10 ** (-45 / 20)
+            return mic + hush[: len(mic)]
+
+        for name in streams("echo"):
+            fired, _ = run_stream(data[f"{name}_ref"], unmuted(name), "aec")
+            after += sum(f >= jump_s for f in fired)
+        result.update({"volume_up_false_per_jump": round(after / len(streams("echo")), 2),
+                       "volume_up_jumps": len(streams("echo"))})
     print(json.dumps(result))
     return 0
 

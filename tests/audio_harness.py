@@ -160,7 +160,9 @@ def speech_wav(
     costs ~0.1-0.3 s. Returns ``path`` (a copy of the cached file), or the cached file itself if
     ``path`` is None.
     """
-    key = hashlib.sha256(repr((text, rate, voice, 1)).encode()).hexdigest()[:20]
+    # (2: no dither, so the same text gives the same samples on every machine: sox's
+    # default dither is random, and the simulated barge-in figures moved with it)
+    key = hashlib.sha256(repr((text, rate, voice, 2)).encode()).hexdigest()[:20]
     cached = CACHE_DIR / "speech" / f"{key}.wav"
     if not cached.exists():
         for tool in ("espeak-ng", "sox"):
@@ -171,7 +173,7 @@ def speech_wav(
             raw, out = Path(tmp) / "espeak.wav", Path(tmp) / "out.wav"
             subprocess.run(["espeak-ng", "-v", voice, "-w", str(raw), text], check=True)
             subprocess.run(
-                ["sox", "-q", str(raw), "-r", str(rate), "-c", "1", "-b", "16",
+                ["sox", "-q", "-D", str(raw), "-r", str(rate), "-c", "1", "-b", "16",
                  "-e", "signed-integer", str(out)],
                 check=True,
             )  # fmt: skip

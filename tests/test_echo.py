@@ -203,3 +203,22 @@ def test_rolling_values_give_numpy_percentiles_of_the_last_n():
         assert len(rolling) == len(window)
         for q in (0, 5, 20, 50, 100):
             assert rolling.percentile(q) == pytest.approx(np.percentile(window, q))
+
+
+def test_capture_path_tells_left_over_echo_from_a_voice_it_lets_through():
+    """Echo alone: the canceller cuts it by RESIDUAL_CUT_DB or more (residual). A louder
+    second talker on top: it goes through (not residual)."""
+    played = speechlike(12, 24000)
+    mic = echo_of(played, 0.05, -10).astype(np.float64)
+    user = speechlike(4, 16000, seed=3).astype(np.float64) * 10 ** (10 / 20)
+    mic[8 * 16000:] += user[: len(mic) - 8 * 16000]
+    mic = np.clip(mic, -32768, 32767).astype(np.int16)
+    tap = ReferenceTap()
+    path = CapturePath(EchoCanceller(24000), tap)
+    residual = []
+    for k in range(len(mic) // 320):
+        tap.write(played[k * 480:(k + 1) * 480], k * 0.02)
+        path.process(mic[k * 320:(k + 1) * 320], k * 0.02 + 0.02)
+        residual.append(path.residual)
+    assert np.mean(residual[200:400]) > 0.8  # seconds 4-8: echo only, canceller converged
+    assert np.mean(residual[425:600]) < 0.2  # seconds 8.5-12: the user talks over it

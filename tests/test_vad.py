@@ -130,6 +130,13 @@ def test_raw_mic_counts_after_the_guard_only_when_it_hears_no_echo():
     assert fired == [False, True, False]
 
 
+def test_deeply_cancelled_voice_is_left_over_echo():
+    det = BargeInDetector(energy_vad, BargeInConfig(min_speech_ms=40))
+    # A burst the canceller cut by 15 dB or more: what it left of the echo.
+    assert not any(det.process(LOUD, True, residual=True) for _ in range(10))
+    assert [det.process(LOUD, True) for _ in range(2)] == [False, True]
+
+
 def test_guarded_detector_needs_the_raw_mic_above_the_echo():
     det = BargeInDetector(energy_vad, BargeInConfig(min_speech_ms=40, converge_s=5))
     # Echo left by an unconverged canceller: loud, but not louder than any echo could be.
@@ -201,6 +208,7 @@ class PassThroughCapture:
     discontinuity = False
     raw_passes_gate = True
     echo_negligible = False
+    residual = False
 
     def process(self, frame, end_t):
         return frame

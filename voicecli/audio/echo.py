@@ -34,6 +34,11 @@ CAPTURE_FRAME = MIC_RATE // 100  # 10 ms at 16 kHz
 # Echo this far below the loudest of what was just played stays under the barge-in
 # detector's -45 dBFS floor for any reply quieter than -5 dBFS.
 NEGLIGIBLE_ECHO_DB = 40.0
+# AEC3 lets a voice it hears as the user's through nearly whole, and leaves of the echo
+# 15 dB and more under the microphone: a "voice" cut this deep, on a mic no louder than the
+# echo could be, is left-over echo (the burst behind a simulated self-interruption: -41 dBFS
+# out of -23 in).
+RESIDUAL_CUT_DB = 15.0
 NO_AEC_HINT = ("the echo canceller needs the 'livekit' package (pip install livekit); "
                "with headphones, run with --headphones instead")
 
@@ -251,6 +256,7 @@ class CapturePath:
         self._ref_db: deque[float] = deque([-120.0] * 40, maxlen=40)  # last 400 ms
         self.gate = EchoGate()
         self.raw_passes_gate = False  # the latest raw frame is louder than any echo
+        self.cut_db = 0.0  # how much quieter the canceller made the latest frame
         # Set by the caller: the barge-in detector heard the user in the latest frame.
         self.user_heard = False
         # The echo level learnt from every frame the user was not heard in (see
@@ -282,12 +288,21 @@ class CapturePath:
             out[sl] = self.canceller.process_capture(frame[sl])
         # Echo heard now was played up to 400 ms ago: compare with the loudest of that.
         ref_db, mic_db = max(self._ref_db), level_db(frame)
+        self.cut_db = mic_db - level_db(out)
         self.raw_passes_gate = self.gate.passes(ref_db, mic_db)
         if not self.raw_passes_gate:  # learn the echo from echo, not from the user's voice
             self.gate.update(ref_db, mic_db)
         if not self.user_heard:
             self.echo_heard.update(ref_db, mic_db)
         return out
+
+    @property
+    def residual(self) -> bool:
+        """The canceller cut the latest frame by RESIDUAL_CUT_DB or more and the raw mic
+        was no louder than the echo could be: whatever voice is left in it is what remains
+        of the echo. (A user it still suppresses, 10–17 dB at an onset on the virtual
+        devices, is louder than the echo gate, or soon is.)"""
+        return self.cut_db >= RESIDUAL_CUT_DB and not self.raw_passes_gate
 
     @property
     def echo_negligible(self) -> bool:

@@ -151,7 +151,7 @@ class MicPipeline:
                 det.guard()
             loud = cap is None or cap.raw_passes_gate
             fired = det.process(frame, playing, self._raw_speech(raw, echo_free), loud,
-                                echo_free)
+                                echo_free, residual=cap is not None and cap.residual)
             if cap is not None:
                 cap.user_heard = det.last_speech
             if fired:

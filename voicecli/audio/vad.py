@@ -156,7 +156,7 @@ class BargeInDetector:
         return self._guard_ms > 0 or self._played_ms < 1000 * self.config.converge_s
 
     def process(self, frame: np.ndarray, playing: bool, raw_speech: bool = False,
-                loud: bool = True, echo_free: bool = False) -> bool:
+                loud: bool = True, echo_free: bool = False, residual: bool = False) -> bool:
         """Feed one 20 ms frame; True exactly when a barge-in starts.
 
         While guarded, two more inputs from the raw microphone: ``loud`` (it is louder than
@@ -168,13 +168,17 @@ class BargeInDetector:
         ``raw_speech`` still counts: with no echo to learn from, AEC3 keeps suppressing a
         user as if the echo were as loud as the reply (traced on the devices: the
         cancelled signal 30–60 dB under the raw mic for the first 100–150 ms of speech).
+        ``residual``: the canceller cut this frame deeply (``echo.RESIDUAL_CUT_DB``), so
+        a voice in it is left-over echo; after the guard it is not speech.
         """
         guarded = self.guarded
-        speech = self.is_speech(frame)
+        speech = self.is_speech(frame)  # always run: the detectors keep state
         if guarded:
             speech = loud and (speech or raw_speech)
-        elif echo_free:
-            speech = speech or (loud and raw_speech)
+        else:
+            speech = speech and not residual
+            if echo_free:
+                speech = speech or (loud and raw_speech)
         self.last_speech = speech
         self._guard_ms = max(0, self._guard_ms - FRAME_MS)
         if playing:
