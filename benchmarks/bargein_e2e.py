@@ -23,7 +23,8 @@ voicecli in its default mode (echo canceller on). Each trial is followed by a re
 nobody talks over: it must play to its end (no local interruption, no server
 interruption: the echo must not reach the server's voice detector either). Last line:
 ``median_ms``, ``worst_ms``, ``trials``, ``self_interruptions`` (over ``clean_replies``),
-plus ``p90_ms``, ``leaks``, ``resumed``, ``speaker_xruns``, ``mic_xruns``.
+plus ``self_interruptions_before_user`` (in the talked-over replies, before the user
+spoke), ``p90_ms``, ``leaks``, ``resumed``, ``speaker_xruns``, ``mic_xruns``.
 
 A trial where the reply was between sentences when the user spoke (the speaker already
 silent, and still silent 300 ms later) has no latency to measure: it is left out of the
@@ -93,6 +94,7 @@ def run_echo(args: argparse.Namespace, env: dict[str, str]) -> int:
     latencies: list[float] = []
     leaks = paused = 0
     clean: list[tuple[float, float, bool]] = []  # (wall start, wall end, played to its end)
+    before_user: list[tuple[float, float]] = []  # (reply start, user onset), wall clock
     scenario = Path(__file__).parent / "scenarios" / "long-replies.toml"
     with EmulatorThread(EmulatorConfig(scenario=scenario)) as emu, \
             ah.echo_path(volume_percent=args.echo_volume), ah.SpeakerRecorder() as spk, \
@@ -104,10 +106,13 @@ def run_echo(args: argparse.Namespace, env: dict[str, str]) -> int:
             return ah.wait_until(lambda: len(conn.replies) > k
                                  and conn.replies[k].started_at is not None, 30)
 
+        def wall_of(t: float) -> float:  # a monotonic time on the events' wall clock
+            return time.time() - (time.monotonic() - t)
+
         def left_alone(k: int) -> None:
             """Reply k plays with nobody talking: it must play to its end."""
             reply = conn.replies[k]
-            wall_start = time.time() - (time.monotonic() - reply.started_at)
+            wall_start = wall_of(reply.started_at)
             ah.wait_until(lambda: reply.sent_bytes >= len(reply.pcm) or reply.interrupted, 60)
             end = spk.wait_for_silence(hold_ms=700, timeout=60, after=reply.started_at + 0.5)
             played = end - reply.started_at
@@ -143,6 +148,8 @@ def run_echo(args: argparse.Namespace, env: dict[str, str]) -> int:
             if onset is None:
                 print(f"trial {trial}: speech not found on the microphone", file=sys.stderr)
             else:
+                # Until the user spoke, this reply was echo only, like a clean one.
+                before_user.append((wall_of(conn.replies[k].started_at), wall_of(onset)))
                 cut = ah.silence_after(spk.audio, spk.rate, onset - spk.t0, hold_ms=300)
                 if cut is not None and _paused_at(spk, cut, onset):
                     paused += 1
@@ -159,6 +166,7 @@ def run_echo(args: argparse.Namespace, env: dict[str, str]) -> int:
     rows = [json.loads(line) for line in out.splitlines()]
     local = [r["ts"] for r in rows if r["type"] == "interrupted" and r["source"] == "local"]
     self_int = sum(1 for a, b, full in clean if not full or any(a <= t <= b for t in local))
+    early = sum(1 for t in local for a, b in before_user if a <= t < b)
     if not latencies:
         print(json.dumps({"error": "no trial completed"}))
         return 1
@@ -170,6 +178,8 @@ def run_echo(args: argparse.Namespace, env: dict[str, str]) -> int:
         "trials": len(ordered),
         "self_interruptions": self_int,
         "clean_replies": len(clean),
+        # local interruptions in the talked-over replies before the user spoke (echo only)
+        "self_interruptions_before_user": early,
         "leaks": leaks,
         "paused_at_onset": paused,  # the reply was in a pause when the user spoke: no figure
         "resumed": sum(r["type"] == "barge_in_resumed" for r in rows),
