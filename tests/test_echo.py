@@ -31,6 +31,19 @@ def echo_of(played24: np.ndarray, delay_s: float, gain_db: float) -> np.ndarray:
     return np.concatenate([np.zeros(d), y])[: len(y)].astype(np.int16)
 
 
+def through_capture_path(played24: np.ndarray, mic: np.ndarray, probe) -> list:
+    """Play ``played24`` and capture ``mic`` through a CapturePath 20 ms at a time, as the
+    callbacks do; ``probe(path)`` after each block."""
+    tap = ReferenceTap()
+    path = CapturePath(EchoCanceller(24000), tap)
+    seen = []
+    for k in range(len(mic) // 320):
+        tap.write(played24[k * 480:(k + 1) * 480], k * 0.02)
+        path.process(mic[k * 320:(k + 1) * 320], k * 0.02 + 0.02)
+        seen.append(probe(path))
+    return seen
+
+
 def test_canceller_removes_a_delayed_echo_fed_through_the_capture_path():
     played = speechlike(6, 24000)
     mic = echo_of(played, 0.08, -10)
@@ -78,13 +91,7 @@ def test_capture_path_tells_a_mic_without_echo_and_notices_an_echo_at_once():
     mic = echo_of(played, 0.05, -15)
     mic[: 8 * 16000] = 0  # no echo for the first 8 s
     mic = (mic + room[: len(mic)]).astype(np.int16)
-    tap = ReferenceTap()
-    path = CapturePath(EchoCanceller(24000), tap)
-    negligible = []
-    for k in range(len(mic) // 320):
-        tap.write(played[k * 480:(k + 1) * 480], k * 0.02)
-        path.process(mic[k * 320:(k + 1) * 320], k * 0.02 + 0.02)
-        negligible.append(path.echo_negligible)
+    negligible = through_capture_path(played, mic, lambda path: path.echo_negligible)
     assert negligible[200:400] == [True] * 200  # seconds 4-8
     assert not any(negligible[475:])  # from 9.5 s on
 
@@ -213,12 +220,6 @@ def test_capture_path_tells_left_over_echo_from_a_voice_it_lets_through():
     user = speechlike(4, 16000, seed=3).astype(np.float64) * 10 ** (10 / 20)
     mic[8 * 16000:] += user[: len(mic) - 8 * 16000]
     mic = np.clip(mic, -32768, 32767).astype(np.int16)
-    tap = ReferenceTap()
-    path = CapturePath(EchoCanceller(24000), tap)
-    residual = []
-    for k in range(len(mic) // 320):
-        tap.write(played[k * 480:(k + 1) * 480], k * 0.02)
-        path.process(mic[k * 320:(k + 1) * 320], k * 0.02 + 0.02)
-        residual.append(path.residual)
+    residual = through_capture_path(played, mic, lambda path: path.residual)
     assert np.mean(residual[200:400]) > 0.8  # seconds 4-8: echo only, canceller converged
     assert np.mean(residual[425:600]) < 0.2  # seconds 8.5-12: the user talks over it

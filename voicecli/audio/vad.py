@@ -168,8 +168,9 @@ class BargeInDetector:
         ``raw_speech`` still counts: with no echo to learn from, AEC3 keeps suppressing a
         user as if the echo were as loud as the reply (traced on the devices: the
         cancelled signal 30–60 dB under the raw mic for the first 100–150 ms of speech).
-        ``residual``: the canceller cut this frame deeply (``echo.RESIDUAL_CUT_DB``), so
-        a voice in it is left-over echo; after the guard it is not speech.
+        ``residual``: the canceller cut this frame deeply (``echo.RESIDUAL_CUT_DB``) while
+        the raw mic was no louder than the echo could be, so a voice in it is left-over
+        echo; after the guard it is not speech.
         """
         guarded = self.guarded
         speech = self.is_speech(frame)  # always run: the detectors keep state
