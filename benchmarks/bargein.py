@@ -1,6 +1,7 @@
 """Open-speaker barge-in, simulated: self-interruptions, false triggers, latency, CPU.
 
     python benchmarks/bargein.py [--seed 7] [--quick] [--quieter-echo 15,20,25,30] [--volume-up]
+                                [--headset-room -50]
 
 Builds a reproducible corpus (cached under .state/cache/bargein-*.npz):
   * assistant speech: espeak-ng, several voices, 24 kHz, -20 dBFS; user speech: espeak-ng,
@@ -26,7 +27,8 @@ mode's noise_false_per_min_headphones and latency_*_ms_headphones. ``--quieter-e
 adds echo_false_per_min_quieter: the echo-only streams again, their echo that much quieter.
 ``--volume-up`` adds volume_up_false_per_jump: the echo-only streams with their echo 45 dB
 down for 12 s and then at full level (a user who unmutes mid-reply), self-interruptions
-after the jump per stream.
+after the jump per stream. ``--headset-room -50`` adds latency_*_ms_headset: the barge-ins
+without echo, in the default mode (a headset without ``--headphones``), over that room noise.
 """
 
 from __future__ import annotations
@@ -249,6 +251,10 @@ def main() -> int:
     parser.add_argument("--volume-up", action="store_true",
                         help="also run the echo-only streams with the echo 45 dB down for "
                              "their first 12 s, then at full level (the user unmutes)")
+    parser.add_argument("--headset-room", metavar="DBFS", type=float, default=None,
+                        help="also run the barge-ins without echo in the default mode (a "
+                             "headset without --headphones), over room noise at DBFS, after "
+                             "2 s of quiet")
     args = parser.parse_args()
     scale = 0.25 if args.quick else 1.0
     echo_min, noise_min, trials = 10 * scale, 4 * scale, max(8, int(32 * scale))
@@ -377,6 +383,20 @@ def main() -> int:
             after += sum(f >= jump_s for f in fired)
         result.update({"volume_up_false_per_jump": round(after / len(streams("echo")), 2),
                        "volume_up_jumps": len(streams("echo"))})
+    if args.headset_room is not None:  # the mic hears the user and the room, no echo
+        room_n = np.random.default_rng(1).standard_normal(int(45 * MIC))
+        room_n *= 10 ** (args.headset_room / 20)
+        lead = 2.0
+        headset = []
+        for name in streams("trial"):
+            mic = np.concatenate([room_n[: int(lead * MIC)],
+                                  data[f"{name}_user"] + room_n[: len(data[f"{name}_user"])]])
+            ref = np.concatenate([np.zeros(int(lead * SPK)), data[f"{name}_ref"]])
+            fired, _ = run_stream(ref, mic, "aec")
+            t0 = float(data[f"{name}_t0"]) + lead
+            after = [f for f in fired if f >= t0]
+            headset.append(1000 * (after[0] - t0) if after else float("inf"))
+        result.update({**stats(headset, "_headset"), "headset_room_dbfs": args.headset_room})
     print(json.dumps(result))
     return 0
 

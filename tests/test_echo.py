@@ -223,3 +223,17 @@ def test_capture_path_tells_left_over_echo_from_a_voice_it_lets_through():
     residual = through_capture_path(played, mic, lambda path: path.residual)
     assert np.mean(residual[200:400]) > 0.8  # seconds 4-8: echo only, canceller converged
     assert np.mean(residual[425:600]) < 0.2  # seconds 8.5-12: the user talks over it
+
+
+def test_capture_path_tells_a_noisy_room_without_echo_from_an_echo():
+    """A -50 dBFS room is only ~30 dB under the reply, so the loss alone never says "no
+    echo"; the mic no louder while the reply plays than before it does. With an echo, no."""
+    played = np.concatenate([np.zeros(2 * 24000, dtype=np.int16), speechlike(8, 24000)])
+    rng = np.random.default_rng(2)
+    room = (rng.standard_normal(len(played) * 2 // 3) * 100).astype(np.int16)  # -50 dBFS
+    quiet = through_capture_path(played, room, lambda path: path.echo_negligible)
+    assert all(quiet[300:])  # from 6 s on (4 s of reply)
+    echo = np.clip(room + echo_of(played, 0.05, -25).astype(np.int32), -32768, 32767)
+    heard = through_capture_path(played, echo.astype(np.int16),
+                                 lambda path: path.echo_negligible)
+    assert not any(heard)

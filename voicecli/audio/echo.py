@@ -39,6 +39,8 @@ NEGLIGIBLE_ECHO_DB = 40.0
 # echo could be, is left-over echo (the burst behind a simulated self-interruption: -41 dBFS
 # out of -23 in).
 RESIDUAL_CUT_DB = 15.0
+# A mic this much louder while the reply plays than in quiet hears an echo.
+NOISE_ONLY_DB = 3.0
 NO_AEC_HINT = ("the echo canceller needs the 'livekit' package (pip install livekit); "
                "with headphones, run with --headphones instead")
 
@@ -263,6 +265,11 @@ class CapturePath:
         # echo_negligible). Its 20th percentile: a user's first syllables, before the
         # detector calls them speech, must not tip it (seen with the 5th after 0.8 s).
         self.echo_heard = EchoGate(percentile=20)
+        # The mic's level (not the user) while nothing has played for 400 ms, and while
+        # something has: no louder then means no echo, however noisy the room (a -50 dBFS
+        # room is only 30 dB under a -20 dBFS reply, so the loss test alone misses it).
+        self._quiet_db = RollingValues(250)
+        self._playing_db = RollingValues(100)
 
     def feed_reference(self, frame: np.ndarray) -> None:
         if np.any(frame):
@@ -294,6 +301,8 @@ class CapturePath:
             self.gate.update(ref_db, mic_db)
         if not self.user_heard:
             self.echo_heard.update(ref_db, mic_db)
+            playing = ref_db > self.echo_heard.silent_db
+            (self._playing_db if playing else self._quiet_db).append(mic_db)
         return out
 
     @property
@@ -310,6 +319,13 @@ class CapturePath:
         echo path (a headset, a muted speaker), so nothing for an unconverged canceller to
         leave behind. Learnt from every frame the detector did not call speech, so a user it
         missed counts as echo (the safe side), and a louder echo (the volume went up) turns
-        this off within 1.5 s."""
+        this off within 1.5 s. Also when the mic is no louder while the reply plays than
+        while nothing does (within NOISE_ONLY_DB): a noisy room, no echo."""
         loss = self.echo_heard.loss_db()
-        return loss is not None and loss >= NEGLIGIBLE_ECHO_DB
+        if loss is not None and loss >= NEGLIGIBLE_ECHO_DB:
+            return True
+        if len(self._quiet_db) < 50 or len(self._playing_db) < 40:
+            return False
+        # The loud end (80th percentile): an echo is not always loud, the room noise is.
+        return (self._playing_db.percentile(80)
+                <= self._quiet_db.percentile(80) + NOISE_ONLY_DB)
