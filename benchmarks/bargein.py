@@ -155,6 +155,11 @@ def fan_and_keys(rng: np.random.Generator, n: int) -> np.ndarray:
     return fan + keys
 
 
+def room_noise(seed: int, dbfs: float, seconds: float = 40.0) -> np.ndarray:
+    """White noise at ``dbfs`` (16 kHz float): a room, or a quiet mic's own hiss."""
+    return np.random.default_rng(seed).standard_normal(int(seconds * MIC)) * 10 ** (dbfs / 20)
+
+
 def speech_onset(x: np.ndarray) -> int:
     """Where speech starts: the first 10 ms within 25 dB of the utterance's loudest 10 ms
     (a single faint sample of breath is not speech onset)."""
@@ -266,7 +271,7 @@ def main() -> int:
         return sorted({k.rsplit("_", 1)[0] for k in data if k.startswith(kind)})
 
     result: dict[str, float | int] = {}
-    room = np.random.default_rng(1).standard_normal(int(40 * MIC)) * 10 ** (-50 / 20)
+    room = room_noise(1, -50)
 
     def quiet_room(x: np.ndarray) -> np.ndarray:  # headphones: the mic hears no echo
         return x + room[: len(x)]
@@ -359,7 +364,7 @@ def main() -> int:
         "run_s": round(time.monotonic() - t_start, 1),
     })
     if args.quieter_echo:  # cold starts with a quiet echo, over a -70 dBFS room
-        hush = np.random.default_rng(5).standard_normal(int(40 * MIC)) * 10 ** (-70 / 20)
+        hush = room_noise(5, -70)
         q_false, q_s = 0, 0.0
         for db in args.quieter_echo:
             false, seconds, _ = false_triggers(
@@ -370,7 +375,7 @@ def main() -> int:
                        "echo_minutes_quieter": round(q_s / 60, 1),
                        "quieter_by_db": args.quieter_echo})
     if args.volume_up:  # no echo heard (muted, or a headset), then the speaker's full echo
-        hush = np.random.default_rng(3).standard_normal(int(40 * MIC)) * 10 ** (-60 / 20)
+        hush = room_noise(3, -60)
         jump_s, after = 12.0, 0
 
         def unmuted(name: str) -> np.ndarray:
@@ -384,8 +389,7 @@ def main() -> int:
         result.update({"volume_up_false_per_jump": round(after / len(streams("echo")), 2),
                        "volume_up_jumps": len(streams("echo"))})
     if args.headset_room is not None:  # the mic hears the user and the room, no echo
-        room_n = np.random.default_rng(1).standard_normal(int(45 * MIC))
-        room_n *= 10 ** (args.headset_room / 20)
+        room_n = room_noise(1, args.headset_room, 45)
         lead = 2.0
         headset = []
         for name in streams("trial"):
