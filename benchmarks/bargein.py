@@ -24,8 +24,7 @@ without their echo. Per-trial lines on stderr give each user's level over the ec
 Last line: JSON with echo_false_per_min, noise_false_per_min, latency_median_ms,
 latency_p90_ms, latency_worst_ms, latency_over_150_ms (barge-ins slower than the goal),
 cpu_percent, cpu_percent_headphones, and the headphones mode's
-noise_false_per_min_headphones and latency_*_ms_headphones.
-``--quieter-echo 15,30``
+noise_false_per_min_headphones and latency_*_ms_headphones. ``--quieter-echo 15,30``
 adds echo_false_per_min_quieter: the echo-only streams again, their echo that much quieter.
 ``--volume-up`` adds volume_up_false_per_jump: the echo-only streams with their echo 45 dB
 down for 12 s and then at full level (a user who unmutes mid-reply), self-interruptions
