@@ -29,6 +29,8 @@ import tempfile
 import threading
 import time
 import wave
+from dataclasses import dataclass
+from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
@@ -444,6 +446,65 @@ def xcorr_peak(a: np.ndarray, b: np.ndarray) -> tuple[float, int]:
     c = np.concatenate([c[-(len(b) - 1) :] if len(b) > 1 else c[:0], c[: len(a)]])
     i = int(np.argmax(c))
     return float(c[i] / (na * nb)), i - (len(b) - 1)
+
+
+@dataclass
+class Piece:
+    """Where one piece of a reference was found in a recording (see ``find_pieces``)."""
+
+    ref_s: float  # the piece's start in the reference, seconds
+    delay_s: float  # where it starts in the recording minus ``ref_s``
+    corr: float  # normalized correlation of the piece with the recording there
+
+
+def find_pieces(a: np.ndarray, b: np.ndarray, rate: int, piece_ms: int = 500) -> list[Piece]:
+    """Finds each sounding ``piece_ms`` piece of reference ``b`` in recording ``a``.
+
+    Unlike ``xcorr_peak`` this tolerates silence inserted along the way (a device path that
+    stalls for a moment delays everything after it, and one lag no longer fits the whole):
+    each piece is found on its own. Pieces 30 dB under the loudest one are skipped.
+    """
+    a, b = _as_float(a), _as_float(b)
+    step = rate * piece_ms // 1000
+    starts = range(0, len(b) - step // 2, step)
+    rms = [float(np.sqrt(np.mean(b[s : s + step] ** 2))) for s in starts]
+    energy = np.concatenate([[0.0], np.cumsum(a * a)])
+    found = []
+    for s, level in zip(starts, rms, strict=True):
+        if level == 0 or level < max(rms) * 10 ** (-30 / 20):
+            continue
+        piece = b[s : s + step]
+        _, lag = xcorr_peak(a, piece)
+        if lag < 0 or lag + len(piece) > len(a):
+            found.append(Piece(s / rate, (lag - s) / rate, 0.0))
+            continue
+        here = np.sqrt(energy[lag + len(piece)] - energy[lag])
+        dot = float(a[lag : lag + len(piece)] @ piece)
+        corr = dot / (here * np.linalg.norm(piece)) if here > 0 else 0.0
+        found.append(Piece(s / rate, (lag - s) / rate, corr))
+    return found
+
+
+def check_pieces(pieces: list[Piece], min_corr: float = 0.9, max_extra_ms: float = 300,
+                 min_share: float = 0.8) -> str | None:
+    """None if the reference arrived whole and in order, else why not (for an assert message).
+
+    Whole: at least ``min_share`` of the pieces match at ``min_corr`` (a piece that straddles
+    an inserted gap matches less), the delays never go back (nothing skipped or reordered)
+    and grow by at most ``max_extra_ms`` in all (the path's stalls).
+    """
+    if not pieces:
+        return "no sounding piece in the reference"
+    good = [p for p in pieces if p.corr >= min_corr]
+    delays = [p.delay_s for p in good]
+    table = " ".join(f"{p.ref_s:.1f}s:{p.corr:.2f}@{p.delay_s * 1000:+.0f}ms" for p in pieces)
+    if len(good) < min_share * len(pieces):
+        return f"only {len(good)} of {len(pieces)} pieces match at {min_corr}: {table}"
+    if any(d2 < d1 - 0.002 for d1, d2 in pairwise(delays)):
+        return f"pieces out of order (skipped or repeated audio): {table}"
+    if (delays[-1] - delays[0]) * 1000 > max_extra_ms:
+        return f"more than {max_extra_ms:.0f} ms of gaps inserted: {table}"
+    return None
 
 
 def _loud_windows(x: np.ndarray, rate: int, threshold_dbfs: float, min_ms: float) -> np.ndarray:

@@ -13,6 +13,8 @@ import numpy as np
 import pytest
 from audio_harness import (
     SpeakerRecorder,
+    check_pieces,
+    find_pieces,
     play_into_mic,
     silence_after,
     speech_wav,
@@ -128,9 +130,13 @@ def test_device_that_only_does_48k_is_resampled(virtual_audio):
         rec.wait_for_silence(hold_ms=700, timeout=20)
         out, err = stop_chat(proc)
     assert "Invalid sample rate" not in err
-    corr, _ = xcorr_peak(rec.audio, np.frombuffer(conn.replies[0].pcm, dtype="<i2"))
+    # Piece by piece, not one correlation for the whole reply: the test device's JACK bridge
+    # inserts silence whenever jackd runs late (measured: jackd stopped for 30 ms mid-reply
+    # drops the whole-reply correlation to 0.64, with every piece still at 1.00).
+    pieces = find_pieces(rec.audio, np.frombuffer(conn.replies[0].pcm, dtype="<i2"), rec.rate)
+    bad = check_pieces(pieces)
     ended = out.splitlines()[-1] if out else ""  # session_ended, with the device xruns
-    assert corr >= 0.9, f"48 kHz path: correlation {corr:.3f}; {ended}; stderr: {err[-400:]!r}"
+    assert bad is None, f"48 kHz path: {bad}; {ended}; stderr: {err[-400:]!r}"
     assert '"user_transcript"' in out
 
 

@@ -75,14 +75,15 @@ def test_only48_rejects_16k_and_24k(virtual_audio):
 def test_only48_carries_mic_and_speaker(virtual_audio):
     speech, rate = ah.read_wav(ah.speech_wav(TEXT, rate=16000))
     got = _capture(ah.ONLY48_DEVICE, 48000, lambda: ah.play_into_mic(speech, rate).wait(10))
-    corr, lag = ah.xcorr_peak(ah.resample(got, 48000, 16000), speech)
-    assert corr >= 0.9, ("capture", corr, lag)
+    # Piece by piece: the JACK bridge inserts silence when jackd is late (CI, a busy machine).
+    bad = ah.check_pieces(ah.find_pieces(ah.resample(got, 48000, 16000), speech, 16000))
+    assert bad is None, f"capture: {bad}"
 
     with ah.SpeakerRecorder() as rec:
         _play_through_output(ah.ONLY48_DEVICE, 48000, ah.resample(speech, 16000, 48000))
         rec.wait_for_silence(hold_ms=200, timeout=5)
-    corr, lag = ah.xcorr_peak(rec.audio, ah.resample(speech, 16000, 24000))
-    assert corr >= 0.9, ("playback", corr, lag)
+    bad = ah.check_pieces(ah.find_pieces(rec.audio, ah.resample(speech, 16000, 24000), 24000))
+    assert bad is None, f"playback: {bad}"
 
 
 # ---------------------------------------------------------------- pure helpers (no audio)
@@ -97,6 +98,31 @@ def test_xcorr_peak_lag_and_scale():
     corr, lag = ah.xcorr_peak(a[400:], b)  # a starts inside b
     assert lag == -100 and 0.5 < corr < 1.0
     assert ah.xcorr_peak(np.zeros(10), b) == (0.0, 0)
+
+
+def test_find_pieces_tolerates_inserted_gaps_but_not_lost_or_warped_audio():
+    rng = np.random.default_rng(2)
+    rate = 8000
+    b = np.convolve(rng.normal(size=4 * rate), np.ones(4) / 4, "same")  # 4 s, 8 pieces
+    lead = np.zeros(rate // 3)
+    whole = np.concatenate([lead, b, lead])
+    assert ah.check_pieces(ah.find_pieces(whole, b, rate)) is None
+    # 30 ms of silence inserted at 1.7 s (a stalled device path): one lag no longer fits...
+    stalled = np.concatenate([lead, b[: int(1.7 * rate)], np.zeros(240), b[int(1.7 * rate):]])
+    assert ah.xcorr_peak(stalled, b)[0] < 0.9
+    pieces = ah.find_pieces(stalled, b, rate)
+    assert ah.check_pieces(pieces) is None  # ...but every piece is there, in order
+    assert pieces[-1].delay_s - pieces[0].delay_s == pytest.approx(0.03)
+    # The last second lost, 250 ms skipped, half a second played twice, a 1 % rate error:
+    # all caught.
+    assert "match" in ah.check_pieces(ah.find_pieces(whole[: -rate - len(lead)], b, rate))
+    skipped = np.concatenate([lead, b[: 2 * rate], b[int(2.25 * rate) :]])
+    assert "order" in ah.check_pieces(ah.find_pieces(skipped, b, rate))
+    repeated = np.concatenate([lead, b[: 2 * rate], b[rate // 2 : rate], b[2 * rate :]])
+    assert "order" in ah.check_pieces(ah.find_pieces(repeated, b, rate))
+    warped = np.interp(np.arange(0, len(b), 1.01), np.arange(len(b)), b)
+    assert "match" in ah.check_pieces(ah.find_pieces(warped, b, rate))
+    assert ah.check_pieces(ah.find_pieces(whole, np.zeros(rate), rate)) is not None
 
 
 def test_sound_and_silence_detection():
