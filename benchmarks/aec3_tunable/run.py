@@ -1,0 +1,121 @@
+"""benchmarks/bargein.py with a tunable AEC3 in place of livekit's (a side study, not the app).
+
+    bash benchmarks/aec3_tunable/build.sh      # once, ~3.5 min
+    python benchmarks/aec3_tunable/run.py --seed 7 [--knobs=-1,-1,-1,-1,1.0,4] [--oracle-clip]
+
+Asks whether an AEC3 whose suppressor can be tuned, or that knows the speaker's distortion,
+gets the slow barge-ins of the simulated corpus under 150 ms. ``--knobs``: the shim's
+EchoCanceller3Config values, in the order listed in aec3shim.cc (-1 keeps a default).
+``--oracle-clip``: the canceller is given the reference through the corpus's own overdriven
+speaker (×4, clipped at −12 dBFS) on the streams whose path clips: an upper bound, since the
+app cannot know its speaker's distortion. Other arguments go to bargein.py; its JSON is
+the last line, as there. Figures are in the README ("Measured" → barge-in limits).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path[:0] = [str(ROOT / "benchmarks"), str(ROOT / "tests"), str(ROOT)]
+
+import audio_harness as ah  # noqa: E402
+import bargein  # noqa: E402
+
+from voicecli.audio import MIC_RATE, echo  # noqa: E402
+
+LIB = ROOT / ".state" / "aec3" / "libaec3shim.so"
+FRAME = MIC_RATE // 100
+
+
+def load_lib() -> ctypes.CDLL:
+    if not LIB.exists():
+        sys.exit(f"run.py: error: {LIB} not built (bash benchmarks/aec3_tunable/build.sh)")
+    lib = ctypes.CDLL(str(LIB))
+    lib.shim_new.restype = ctypes.c_void_p
+    lib.shim_new.argtypes = [ctypes.POINTER(ctypes.c_float), ctypes.c_int]
+    lib.shim_free.argtypes = [ctypes.c_void_p]
+    lib.shim_reverse.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int]
+    lib.shim_capture.argtypes = [ctypes.c_void_p] * 4
+    return lib
+
+
+class TunableCanceller:
+    """``voicecli.audio.echo.EchoCanceller``'s interface on the shim's AEC3."""
+
+    lib: ctypes.CDLL
+    knobs: ClassVar[list[float]] = []
+    clip_reference = False  # set per stream by the oracle
+
+    def __init__(self, reverse_rate: int) -> None:
+        self.reverse_rate = reverse_rate
+        self.reverse_frame = reverse_rate // 100
+        values = (ctypes.c_float * max(1, len(self.knobs)))(*self.knobs)
+        self._p = self.lib.shim_new(values, len(self.knobs))
+        self._out = np.zeros(FRAME, np.int16)
+        self.linear = np.zeros(FRAME, np.float32)
+
+    def __del__(self) -> None:
+        if getattr(self, "_p", None):
+            self.lib.shim_free(self._p)
+
+    def process_reverse(self, frame: np.ndarray) -> None:
+        if TunableCanceller.clip_reference:
+            frame = np.clip(frame.astype(np.int32) * 4, -8192, 8191)
+        f = np.ascontiguousarray(frame, dtype=np.int16)
+        self.lib.shim_reverse(self._p, f.ctypes.data, self.reverse_rate)
+
+    def process_capture(self, frame: np.ndarray) -> np.ndarray:
+        f = np.ascontiguousarray(frame, dtype=np.int16)
+        self.lib.shim_capture(self._p, f.ctypes.data, self._out.ctypes.data,
+                              self.linear.ctypes.data)
+        return self._out.copy()
+
+
+def clipping_streams(seed: int, data: dict[str, np.ndarray]) -> set[int]:
+    """ids of the reference arrays whose echo path clips. The trials' paths are not stored:
+    the corpus is built again elsewhere, recording what ``random_path`` returned."""
+    paths: list[Any] = []
+    real_random_path, real_cache = bargein.random_path, ah.CACHE_DIR
+    bargein.random_path = lambda rng: paths.append(real_random_path(rng)) or paths[-1]
+    ah.CACHE_DIR = Path(tempfile.mkdtemp())
+    try:
+        bargein.build_corpus(seed, 10.0, 4.0, 32)
+    finally:
+        bargein.random_path, ah.CACHE_DIR = real_random_path, real_cache
+    clip = {id(data[k[:-5] + "_ref"]) for k in data if k.endswith("_path") and data[k][3]}
+    return clip | {id(data[f"trial{i}_ref"]) for i, p in enumerate(paths[-32:]) if p.clip}
+
+
+def main() -> int:
+    args = sys.argv[1:]
+    knobs = next((a.split("=", 1)[1] for a in args if a.startswith("--knobs=")), "")
+    oracle = "--oracle-clip" in args
+    rest = [a for a in args if not a.startswith("--knobs=") and a != "--oracle-clip"]
+    seed = int(rest[rest.index("--seed") + 1]) if "--seed" in rest else 7
+    TunableCanceller.lib = load_lib()
+    TunableCanceller.knobs = [float(x) for x in knobs.split(",") if x]
+    echo.EchoCanceller = TunableCanceller  # build_mic imports it from there at call time
+    if oracle:
+        data = bargein.build_corpus(seed, 10.0, 4.0, 32)
+        clipped = clipping_streams(seed, data)
+        run_stream = bargein.run_stream
+
+        def run_stream_oracle(ref: np.ndarray, *a: Any, **k: Any) -> Any:
+            TunableCanceller.clip_reference = id(ref) in clipped
+            return run_stream(ref, *a, **k)
+
+        bargein.run_stream = run_stream_oracle
+        bargein.build_corpus = lambda *a, **k: data
+    sys.argv = ["bargein.py", *rest]
+    return bargein.main()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
