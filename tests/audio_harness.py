@@ -462,27 +462,34 @@ def find_pieces(a: np.ndarray, b: np.ndarray, rate: int, piece_ms: int = 500) ->
 
     Unlike ``xcorr_peak`` this tolerates silence inserted along the way (a device path that
     stalls for a moment delays everything after it, and one lag no longer fits the whole):
-    each piece is found on its own. Pieces 20 dB under the loudest one (a word's fading end,
-    a breath) are skipped: too little of them survives a device path to be found.
+    each piece is found on its own. Pieces 30 dB under the loudest one are skipped (silence).
     """
     a, b = _as_float(a), _as_float(b)
     step = rate * piece_ms // 1000
     starts = range(0, len(b) - step // 2, step)
     rms = [float(np.sqrt(np.mean(b[s : s + step] ** 2))) for s in starts]
     energy = np.concatenate([[0.0], np.cumsum(a * a)])
+    size = 1 << (len(a) + step - 1).bit_length()
+    spectrum = np.fft.rfft(a, size)
     found = []
     for s, level in zip(starts, rms, strict=True):
-        if level == 0 or level < max(rms) * 10 ** (-20 / 20):
+        if level == 0 or level < max(rms) * 10 ** (-30 / 20):
             continue
         piece = b[s : s + step]
-        _, lag = xcorr_peak(a, piece)
-        if lag < 0 or lag + len(piece) > len(a):
-            found.append(Piece(s / rate, (lag - s) / rate, 0.0))
+        n = len(piece)
+        if n > len(a):
+            found.append(Piece(s / rate, 0.0, 0.0))
             continue
-        here = np.sqrt(energy[lag + len(piece)] - energy[lag])
-        dot = float(a[lag : lag + len(piece)] @ piece)
-        corr = dot / (here * np.linalg.norm(piece)) if here > 0 else 0.0
-        found.append(Piece(s / rate, (lag - s) / rate, corr))
+        # dot[k] = a[k : k + n] @ piece, over the lags where the piece fits in a, divided by
+        # the local norms: the raw dot product would prefer any loud stretch of a to the true
+        # place of a quiet piece.
+        dot = np.fft.irfft(spectrum * np.conj(np.fft.rfft(piece, size)), size)[: len(a) - n + 1]
+        here = np.sqrt(np.maximum(energy[n:] - energy[:-n], 0.0))
+        norm = np.linalg.norm(piece)
+        # Where a is 30 dB under the piece or silent, there is no match (and only FFT noise).
+        corr = np.where(here > norm * 10 ** (-30 / 20), dot / np.maximum(here * norm, 1e-12), 0.0)
+        lag = int(np.argmax(corr))
+        found.append(Piece(s / rate, (lag - s) / rate, float(corr[lag])))
     return found
 
 
@@ -510,9 +517,9 @@ def check_pieces(pieces: list[Piece], min_corr: float = 0.9, max_extra_ms: float
     if len(good) + straddling < min_share * len(pieces):
         return f"only {len(good)} of {len(pieces)} pieces match at {min_corr}: {table}"
     if any(d2 < d1 - max_lost_ms / 1000 for d1, d2 in pairwise(delays)):
-        return f"pieces out of order (skipped or repeated audio): {table}"
+        return f"pieces out of order (audio skipped or reordered): {table}"
     if (delays[-1] - delays[0]) * 1000 > max_extra_ms:
-        return f"more than {max_extra_ms:.0f} ms of gaps inserted: {table}"
+        return f"more than {max_extra_ms:.0f} ms of gaps (or repeated audio) inserted: {table}"
     return None
 
 

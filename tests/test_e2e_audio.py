@@ -43,15 +43,17 @@ def test_conversation_through_devices(virtual_audio, tmp_path):
         rec.wait_for_silence(hold_ms=700, timeout=20)
         out, _ = stop_chat(proc)
 
+    # Piece by piece (see test_device_that_only_does_48k_is_resampled): a machine that
+    # stalls for a moment delays the rest of the audio, and voicecli cannot help that.
     reply = np.frombuffer(conn.replies[0].pcm, dtype="<i2")
-    corr, _lag = xcorr_peak(rec.audio, reply)
-    assert corr >= 0.9, f"speaker recording vs emulator reply: correlation {corr:.3f}"
+    bad = check_pieces(find_pieces(rec.audio, reply, rec.rate))
+    assert bad is None, f"speaker recording vs emulator reply: {bad}"
     # The microphone audio reached the emulator as 16 kHz PCM with the rate in the MIME type.
     audio_msgs = [m.message for m in conn.client_messages if "realtime_input" in m.message]
     assert audio_msgs[0]["realtime_input"]["audio"]["mime_type"] == "audio/pcm;rate=16000"
-    heard, _ = xcorr_peak(np.frombuffer(bytes(conn.input_pcm), dtype="<i2"),
-                          np.frombuffer(_wav_frames(question), dtype="<i2"))
-    assert heard >= 0.9, f"emulator input vs played speech: correlation {heard:.3f}"
+    bad = check_pieces(find_pieces(np.frombuffer(bytes(conn.input_pcm), dtype="<i2"),
+                                   np.frombuffer(_wav_frames(question), dtype="<i2"), 16000))
+    assert bad is None, f"emulator input vs played speech: {bad}"
 
     rows = [json.loads(line) for line in out.splitlines()]
     said = [(r["type"], r.get("text")) for r in rows if r["type"].endswith("_transcript")]
@@ -98,9 +100,10 @@ def test_barge_in_silences_the_speaker_and_drops_the_rest(virtual_audio):
     said = np.frombuffer(_wav_frames(interrupt), dtype="<i2")
     sent = np.frombuffer(bytes(conn.input_pcm), dtype="<i2")
     _, at = xcorr_peak(sent, said)  # (the input also holds the first question)
-    heard, _ = xcorr_peak(sent[max(0, at):at + len(said)], said)
-    assert heard >= 0.9, (f"emulator input vs the interruption: correlation {heard:.3f}; "
-                          f"chat stderr: {err[-600:]!r}")
+    pieces = find_pieces(sent[max(0, at - 8000):at + len(said) + 8000], said, 16000)
+    bad = check_pieces(pieces)
+    assert bad is None, f"emulator input vs the interruption: {bad}; chat stderr: {err[-600:]!r}"
+    assert pieces[0].corr >= 0.9, f"the interruption's onset: {pieces[0]}"  # never excused
     assert "Gemini:" in out and "[interrupted]" in out
     assert "[interrupted by you]" in err
     assert reply_start < onset
