@@ -20,7 +20,8 @@ Scenarios: echo only (>= 10 min, counts self-interruptions), echo + fan/keyboard
 latency = detection time - t0). CPU: process time per second of audio, default mode
 (echo canceller) and headphones mode (no canceller, a quiet room), as % of one core.
 Headphones mode is also run on the noise (fan + keyboard, no echo) and on the barge-ins
-without their echo. Per-trial lines on stderr give each user's level over the echo.
+without their echo. Per-trial lines on stderr give each user's level over the echo, whether
+the speaker clips and what the user says.
 Last line: JSON with echo_false_per_min, noise_false_per_min, latency_median_ms,
 latency_p90_ms, latency_worst_ms, latency_over_150_ms (barge-ins slower than the goal),
 cpu_percent, cpu_percent_headphones, and the headphones mode's
@@ -52,7 +53,7 @@ import audio_harness as ah  # noqa: E402
 from voicecli.audio.engine import build_mic  # noqa: E402
 from voicecli.audio.playback import PlaybackBuffer  # noqa: E402
 
-CORPUS_VERSION = 7  # 7: speech without sox's random dither (reproducible)
+CORPUS_VERSION = 8  # 7: speech without sox's random dither (reproducible); 8: trial paths kept
 MIC, SPK = 16000, 24000
 ASSISTANT_VOICES = ["en-us", "en-gb+f2", "en-us+m3", "en-gb-scotland", "en-us+f4"]
 USER_VOICES = ["en-us+m1", "en-gb+f3", "de", "en-us+f2", "en-gb-x-rp+m2", "en-us+m7"]
@@ -192,7 +193,10 @@ def build_corpus(seed: int, echo_min: float, noise_min: float, trials: int) -> d
     for i in range(trials):
         t0 = rng.uniform(7, 10)  # after the canceller's warm-up, as in a session's 2nd reply
         ref = assistant_stream(rng, t0 + 3)
-        mic = apply_echo(ref, random_path(rng), rng)
+        path = random_path(rng)
+        mic = apply_echo(ref, path, rng)
+        data[f"trial{i}_path"] = np.array([path.delay_s, path.gain_db, path.rt_s, path.clip,
+                                           path.drift_ppm])
         user = _norm(_speech(USER_LINES[i % len(USER_LINES)],
                              USER_VOICES[rng.integers(len(USER_VOICES))], MIC),
                      rng.uniform(-30, -23))
@@ -311,8 +315,10 @@ def main() -> int:
                 print(f"{name} ({mode}): missed", file=sys.stderr)
                 continue
             latencies.append(1000 * (after[0] - t0))
+            said = USER_LINES[int(name.removeprefix("trial")) % len(USER_LINES)]
+            clips = ", clipping speaker" if data[f"{name}_path"][3] else ""
             print(f"{name} ({mode}): {latencies[-1]:.0f} ms (user {user_to_echo_db(name):+.1f} dB"
-                  " over the echo)", file=sys.stderr)
+                  f" over the echo{clips}: {said!r})", file=sys.stderr)
         return latencies, missed, early_n, before_s
 
     def user_to_echo_db(name: str) -> float:

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import ctypes
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -25,7 +24,6 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[2]
 sys.path[:0] = [str(ROOT / "benchmarks"), str(ROOT / "tests"), str(ROOT)]
 
-import audio_harness as ah  # noqa: E402
 import bargein  # noqa: E402
 
 from voicecli.audio import MIC_RATE, echo  # noqa: E402
@@ -78,19 +76,10 @@ class TunableCanceller:
         return self._out.copy()
 
 
-def clipping_streams(seed: int, data: dict[str, np.ndarray]) -> set[int]:
-    """ids of the reference arrays whose echo path clips. The trials' paths are not stored:
-    the corpus is built again elsewhere, recording what ``random_path`` returned."""
-    paths: list[Any] = []
-    real_random_path, real_cache = bargein.random_path, ah.CACHE_DIR
-    bargein.random_path = lambda rng: paths.append(real_random_path(rng)) or paths[-1]
-    ah.CACHE_DIR = Path(tempfile.mkdtemp())
-    try:
-        bargein.build_corpus(seed, 10.0, 4.0, 32)
-    finally:
-        bargein.random_path, ah.CACHE_DIR = real_random_path, real_cache
-    clip = {id(data[k[:-5] + "_ref"]) for k in data if k.endswith("_path") and data[k][3]}
-    return clip | {id(data[f"trial{i}_ref"]) for i, p in enumerate(paths[-32:]) if p.clip}
+def clipping_streams(data: dict[str, np.ndarray]) -> set[int]:
+    """ids of the reference arrays whose echo path clips (the corpus keeps each path)."""
+    return {id(data[k.removesuffix("_path") + "_ref"]) for k in data
+            if k.endswith("_path") and data[k][3]}
 
 
 def main() -> int:
@@ -104,7 +93,7 @@ def main() -> int:
     echo.EchoCanceller = TunableCanceller  # build_mic imports it from there at call time
     if oracle:
         data = bargein.build_corpus(seed, 10.0, 4.0, 32)
-        clipped = clipping_streams(seed, data)
+        clipped = clipping_streams(data)
         run_stream = bargein.run_stream
 
         def run_stream_oracle(ref: np.ndarray, *a: Any, **k: Any) -> Any:
