@@ -87,21 +87,24 @@ def main() -> int:
     knobs = next((a.split("=", 1)[1] for a in args if a.startswith("--knobs=")), "")
     oracle = "--oracle-clip" in args
     rest = [a for a in args if not a.startswith("--knobs=") and a != "--oracle-clip"]
-    seed = int(rest[rest.index("--seed") + 1]) if "--seed" in rest else 7
     TunableCanceller.lib = load_lib()
     TunableCanceller.knobs = [float(x) for x in knobs.split(",") if x]
     echo.EchoCanceller = TunableCanceller  # build_mic imports it from there at call time
-    if oracle:
-        data = bargein.build_corpus(seed, 10.0, 4.0, 32)
-        clipped = clipping_streams(data)
-        run_stream = bargein.run_stream
+    if oracle:  # whatever corpus bargein.py builds, note which of its streams clip
+        clipped: set[int] = set()
+        build_corpus, run_stream = bargein.build_corpus, bargein.run_stream
+
+        def build_corpus_noting_clips(*a: Any, **k: Any) -> dict[str, np.ndarray]:
+            data = build_corpus(*a, **k)
+            clipped.update(clipping_streams(data))
+            return data
 
         def run_stream_oracle(ref: np.ndarray, *a: Any, **k: Any) -> Any:
             TunableCanceller.clip_reference = id(ref) in clipped
             return run_stream(ref, *a, **k)
 
+        bargein.build_corpus = build_corpus_noting_clips
         bargein.run_stream = run_stream_oracle
-        bargein.build_corpus = lambda *a, **k: data
     sys.argv = ["bargein.py", *rest]
     return bargein.main()
 
