@@ -1,7 +1,7 @@
 """Open-speaker barge-in, simulated: self-interruptions, false triggers, latency, CPU.
 
-    python benchmarks/bargein.py [--seed 7] [--quick] [--quieter-echo 15,20,25,30] [--volume-up]
-                                [--headset-room -50]
+    python benchmarks/bargein.py [--seed 7] [--quick] [--quieter-echo 15,20,25,30]
+                                [--volume-up [DB]] [--volume-steps N] [--headset-room -50]
 
 Builds a reproducible corpus (cached under .state/cache/bargein-*.npz):
   * assistant speech: espeak-ng, several voices, 24 kHz, -20 dBFS; user speech: espeak-ng,
@@ -27,9 +27,10 @@ latency_p90_ms, latency_worst_ms, latency_over_150_ms (barge-ins slower than the
 cpu_percent, cpu_percent_headphones, and the headphones mode's
 noise_false_per_min_headphones and latency_*_ms_headphones. ``--quieter-echo 15,30``
 adds echo_false_per_min_quieter: the echo-only streams again, their echo that much quieter.
-``--volume-up`` adds volume_up_false_per_jump: the echo-only streams with their echo 45 dB
-down for 12 s and then at full level (a user who unmutes mid-reply), self-interruptions
-after the jump per stream. ``--headset-room -50`` adds latency_*_ms_headset: the barge-ins
+``--volume-up [DB]`` adds volume_up_false_per_jump: the echo-only streams with their echo DB
+(45) down for 12 s and then at full level (45: a user who unmutes mid-reply; 12-20: turns the
+volume up), self-interruptions after the jump per stream; ``--volume-steps N`` makes the
+jump N steps 0.25 s apart. ``--headset-room -50`` adds latency_*_ms_headset: the barge-ins
 without echo, in the default mode (a headset without ``--headphones``), over that room noise.
 """
 
@@ -219,9 +220,12 @@ class _Sink:
 
 
 def run_stream(ref: np.ndarray, mic: np.ndarray, mode: str,
-               stop_at_first: bool = False) -> tuple[list[float], float]:
+               stop_at_first: bool = False, tap: np.ndarray | None = None
+               ) -> tuple[list[float], float]:
     """Play ``ref`` and capture ``mic`` through the app's pipeline, 20 ms at a time.
 
+    ``tap``: give the canceller this instead of what was played (side studies: a reference
+    that knows more about the echo path than the app can).
     Returns (times of barge-ins in seconds, process CPU seconds spent in the pipeline)."""
     playback = PlaybackBuffer(SPK, prebuffer_ms=0)
     sink = _Sink()
@@ -229,6 +233,7 @@ def run_stream(ref: np.ndarray, mic: np.ndarray, mode: str,
     mic_pipe = build_mic(playback, sink, mode, True, lambda _pcm: None, lambda _t: None)
     ref16 = np.clip(ref * 32768, -32768, 32767).astype(np.int16)
     mic16 = np.clip(mic * 32768, -32768, 32767).astype(np.int16)
+    tap16 = None if tap is None else np.clip(tap * 32768, -32768, 32767).astype(np.int16)
     playback.push(ref16, turn=1)
     playback.end_turn(1)
     out = np.zeros(SPK // 50, dtype=np.int16)
@@ -238,7 +243,8 @@ def run_stream(ref: np.ndarray, mic: np.ndarray, mode: str,
         t = k * 0.02
         playback.read_into(out)
         if sink.reference is not None:
-            sink.reference.write(out, t)
+            sink.reference.write(out if tap16 is None else tap16[k * len(out):(k + 1) * len(out)],
+                                 t)
         c = time.process_time()
         mic_pipe.process(mic16[k * 320:(k + 1) * 320], t)
         cpu += time.process_time() - c
@@ -258,9 +264,14 @@ def main() -> int:
                         type=lambda v: [float(x) for x in v.split(",") if x],
                         help="also run the echo-only streams with their echo this many dB "
                              "quieter (a low speaker volume: the guard's no-echo case)")
-    parser.add_argument("--volume-up", action="store_true",
-                        help="also run the echo-only streams with the echo 45 dB down for "
-                             "their first 12 s, then at full level (the user unmutes)")
+    parser.add_argument("--volume-up", metavar="DB", nargs="?", type=float, const=45.0,
+                        default=None,
+                        help="also run the echo-only streams with the echo DB (default 45) "
+                             "down for their first 12 s, then at full level (45: the user "
+                             "unmutes; 12-20: turns the volume up)")
+    parser.add_argument("--volume-steps", metavar="N", type=int, default=1,
+                        help="with --volume-up: reach full level in N equal steps 0.25 s "
+                             "apart (a volume key held down) instead of at once")
     parser.add_argument("--headset-room", metavar="DBFS", type=float, default=None,
                         help="also run the barge-ins without echo in the default mode (a "
                              "headset without --headphones), over room noise at DBFS, after "
@@ -383,20 +394,26 @@ def main() -> int:
         result.update({"echo_false_per_min_quieter": round(q_false / (q_s / 60), 2),
                        "echo_minutes_quieter": round(q_s / 60, 1),
                        "quieter_by_db": args.quieter_echo})
-    if args.volume_up:  # no echo heard (muted, or a headset), then the speaker's full echo
+    if args.volume_up is not None:  # a quieter echo (45 dB: none), then the full echo
         hush = room_noise(3, -60)
-        jump_s, after = 12.0, 0
+        jump_s, after, steps = 12.0, 0, max(1, args.volume_steps)
 
-        def unmuted(name: str) -> np.ndarray:
+        def turned_up(name: str) -> np.ndarray:
             mic = data[f"{name}_mic"].copy()
-            mic[: int(jump_s * MIC)] *= 10 ** (-45 / 20)
+            for j in range(steps):  # before the jump all steps down, then one fewer each
+                mic[: int((jump_s + 0.25 * j) * MIC)] *= 10 ** (-args.volume_up / steps / 20)
             return mic + hush[: len(mic)]
 
         for name in streams("echo"):
-            fired, _ = run_stream(data[f"{name}_ref"], unmuted(name), "aec")
+            fired, _ = run_stream(data[f"{name}_ref"], turned_up(name), "aec")
             after += sum(f >= jump_s for f in fired)
+            if any(f >= jump_s for f in fired):
+                print(f"{name} (volume up {args.volume_up:g} dB): self-interruptions "
+                      f"{[round(f - jump_s, 2) for f in fired if f >= jump_s]} s after it",
+                      file=sys.stderr)
         result.update({"volume_up_false_per_jump": round(after / len(streams("echo")), 2),
-                       "volume_up_jumps": len(streams("echo"))})
+                       "volume_up_jumps": len(streams("echo")),
+                       "volume_up_db": args.volume_up, "volume_up_steps": steps})
     if args.headset_room is not None:  # the mic hears the user and the room, no echo
         room_n = room_noise(1, args.headset_room, 45)
         lead = 2.0
