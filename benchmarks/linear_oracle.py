@@ -5,8 +5,8 @@
 A side study (not the app). On each barge-in of ``bargein.py``'s corpus (same seed, same
 32 trials), a plain linear echo canceller (a partitioned-block frequency-domain adaptive
 filter, 660 ms long, in numpy) learns the echo from the start of the reply until the user's
-onset and is then frozen (an oracle double-talk detector). It is run four times, with the
-reference as played and with what the app cannot know about the echo path:
+onset and is then frozen (an oracle double-talk detector). It is run five times, with the
+reference as played and with what the app does not know about the echo path:
 
 * ``played``: the reference as played (what any canceller gets);
 * ``distortion``: the reference through the corpus's own overdriven speaker (x4, clipped)
