@@ -120,12 +120,21 @@ def _bandpass(x: np.ndarray, lo: float, hi: float, rate: int, taps: int = 129) -
     return np.convolve(x, h * np.hamming(taps), mode="same")
 
 
+def overdriven(x: np.ndarray) -> np.ndarray:
+    """The corpus's clipping speaker: an overdriven small speaker (x4, clipped at 0.25)."""
+    return np.clip(x * 4, -0.25, 0.25)
+
+
+def echo_rate(drift_ppm: float) -> int:
+    """The rate the speaker's samples reach the 16 kHz mic at, on a path with that drift."""
+    return round(MIC * (1 + drift_ppm * 1e-6))
+
+
 def apply_echo(ref24: np.ndarray, path: EchoPath, rng: np.random.Generator) -> np.ndarray:
     """What the microphone hears of ``ref24`` (float at 24 kHz) through ``path``, at 16 kHz."""
-    x = ref24 * 4 if path.clip else ref24  # an overdriven small speaker
-    x = np.clip(x, -0.25, 0.25) if path.clip else x
+    x = overdriven(ref24) if path.clip else ref24
     x = _bandpass(x, 250, 7000, SPK)
-    y = ah.resample(x, SPK, round(MIC * (1 + path.drift_ppm * 1e-6)))[: len(ref24) * 2 // 3]
+    y = ah.resample(x, SPK, echo_rate(path.drift_ppm))[: len(ref24) * 2 // 3]
     ir_len = int(0.3 * MIC)
     t = np.arange(ir_len) / MIC
     ir = rng.standard_normal(ir_len) * np.exp(-t / path.rt_s) * 0.025
@@ -406,11 +415,11 @@ def main() -> int:
 
         for name in streams("echo"):
             fired, _ = run_stream(data[f"{name}_ref"], turned_up(name), "aec")
-            after += sum(f >= jump_s for f in fired)
-            if any(f >= jump_s for f in fired):
-                print(f"{name} (volume up {args.volume_up:g} dB): self-interruptions "
-                      f"{[round(f - jump_s, 2) for f in fired if f >= jump_s]} s after it",
-                      file=sys.stderr)
+            late = [round(f - jump_s, 2) for f in fired if f >= jump_s]
+            after += len(late)
+            if late:
+                print(f"{name} (volume up {args.volume_up:g} dB): self-interruptions {late} s "
+                      "after it", file=sys.stderr)
         result.update({"volume_up_false_per_jump": round(after / len(streams("echo")), 2),
                        "volume_up_jumps": len(streams("echo")),
                        "volume_up_db": args.volume_up, "volume_up_steps": steps})

@@ -156,25 +156,10 @@ def clip_level(ref24: np.ndarray, mic: np.ndarray, delay: int, rate: float,
     return best if best_score > score(None) else None
 
 
-def reference(ref24: np.ndarray, mic: np.ndarray, path: np.ndarray, condition: str,
-              t0: float) -> np.ndarray:
-    """The reference at 16 kHz as the filter gets it under ``condition``."""
-    x = ref24
-    if condition in ("distortion", "both") and path[3]:
-        x = np.clip(x * 4, -0.25, 0.25)  # bargein.apply_echo's overdriven speaker
-    rate: float = MIC
-    if condition in ("drift", "both"):
-        rate = round(MIC * (1 + path[4] * 1e-6))  # as in bargein.apply_echo
-    if condition == "estimated":
-        ppm, level = estimate(ref24, mic, path, t0)
-        rate = MIC * (1 + ppm * 1e-6)
-        if level is not None:
-            x = np.clip(x, -level, level)
-    return ah.resample(x, bargein.SPK, rate)
+Estimate = tuple[float, float | None]  # (drift in ppm, clip level or None)
 
 
-def estimate(ref24: np.ndarray, mic: np.ndarray, path: np.ndarray,
-             t0: float) -> tuple[float, float | None]:
+def estimate(ref24: np.ndarray, mic: np.ndarray, path: np.ndarray, t0: float) -> Estimate:
     """(drift in ppm, clip level or None) from the reply before the onset (at most 7 s)."""
     end = int(min(t0, 7.0) * MIC)
     delay, ppm = delay_track(ah.resample(ref24, bargein.SPK, MIC), mic, end)
@@ -185,28 +170,46 @@ def estimate(ref24: np.ndarray, mic: np.ndarray, path: np.ndarray,
     return ppm, level
 
 
-def app_reference(ref24: np.ndarray, mic: np.ndarray, path: np.ndarray, how: str,
-                  t0: float) -> np.ndarray:
+def reference(ref24: np.ndarray, path: np.ndarray, condition: str,
+              estimated: Estimate) -> np.ndarray:
+    """The reference at 16 kHz as the filter gets it under ``condition``."""
+    x, rate = ref24, float(MIC)
+    if condition in ("distortion", "both") and path[3]:
+        x = bargein.overdriven(x)
+    if condition in ("drift", "both"):
+        rate = bargein.echo_rate(path[4])
+    if condition == "estimated":
+        ppm, level = estimated
+        rate = MIC * (1 + ppm * 1e-6)
+        if level is not None:
+            x = np.clip(x, -level, level)
+    return ah.resample(x, bargein.SPK, rate)
+
+
+def app_reference(ref24: np.ndarray, path: np.ndarray, how: str,
+                  estimated: Estimate) -> np.ndarray:
     """The 24 kHz reference for the app's canceller, compensated (``both``: as the corpus
     made the echo; ``estimated``: blind), the length of what was played."""
     if how == "both":
-        x = np.clip(ref24 * 4, -0.25, 0.25) / 4 if path[3] else ref24
-        ppm = (round(MIC * (1 + path[4] * 1e-6)) / MIC - 1) * 1e6
+        x = bargein.overdriven(ref24) / 4 if path[3] else ref24
+        ppm = (bargein.echo_rate(path[4]) / MIC - 1) * 1e6
     else:
-        ppm, level = estimate(ref24, mic, path, t0)
+        ppm, level = estimated
         x = ref24 if level is None else np.clip(ref24, -level, level)
     y = ah.resample(x, bargein.SPK, bargein.SPK * (1 + ppm * 1e-6))
     return np.concatenate([y, np.zeros(max(0, len(ref24) - len(y)))])[:len(ref24)]
 
 
-def through_app(data: dict, trials: list[str], how: str) -> dict:
+def through_app(data: dict, trials: list[str], how: str,
+                estimates: dict[str, Estimate]) -> dict:
     """bargein.py's barge-ins through the app's pipeline (livekit's AEC3, guards, detector)
     with the canceller given the compensated reference."""
     lats, early = [], 0
     for name in trials:
         ref, mic, path = data[f"{name}_ref"], data[f"{name}_mic"], data[f"{name}_path"]
         t0 = float(data[f"{name}_t0"])
-        fired, _ = bargein.run_stream(ref, mic, "aec", tap=app_reference(ref, mic, path, how, t0))
+        tap = app_reference(ref, path, how, estimates[name])
+        fired, _ = bargein.run_stream(ref, mic, "aec", tap=tap)
         early += sum(f < t0 for f in fired)
         after = [f for f in fired if f >= t0]
         lats.append(1000 * (after[0] - t0) if after else float("inf"))
@@ -218,14 +221,11 @@ def through_app(data: dict, trials: list[str], how: str) -> dict:
             "triggers_before_onsets": early}
 
 
-def db(x: np.ndarray) -> float:
-    return float(10 * np.log10(np.mean(x**2) + 1e-20))
-
-
-def run_trial(data: dict, name: str, condition: str, silero: SileroVad) -> dict:
+def run_trial(data: dict, name: str, condition: str, silero: SileroVad,
+              estimated: Estimate) -> dict:
     mic, user, path = data[f"{name}_mic"], data[f"{name}_user"], data[f"{name}_path"]
     t0 = float(data[f"{name}_t0"])
-    ref = reference(data[f"{name}_ref"], mic, path, condition, t0)
+    ref = reference(data[f"{name}_ref"], path, condition, estimated)
     n = FRAME_SAMPLES
     onset, stop = int(t0 * MIC), min(len(mic), len(ref), int((t0 + 1) * MIC)) // n * n
     flt = BlockFilter()
@@ -242,8 +242,9 @@ def run_trial(data: dict, name: str, condition: str, silero: SileroVad) -> dict:
         if detector.process(pcm[k:k + n], playing=True):  # on echo and noise only
             early += 1
             detector.reset()
-    return {"erle_db": db((mic - user)[before]) - db(echo_left[before]),
-            "user_over_left_db": db(user[first]) - db(echo_left[first]),
+    db = ah.dbfs
+    return {"erle_db": float(db((mic - user)[before]) - db(echo_left[before])),
+            "user_over_left_db": float(db(user[first]) - db(echo_left[first])),
             "early": early, "clips": bool(path[3]), "drifts": bool(path[4])}
 
 
@@ -258,9 +259,11 @@ def main() -> int:
     trials = sorted({k.rsplit("_", 1)[0] for k in data if k.startswith("trial")},
                     key=lambda s: int(s.removeprefix("trial")))
     silero = SileroVad()
+    estimates = {name: estimate(data[f"{name}_ref"], data[f"{name}_mic"], data[f"{name}_path"],
+                                float(data[f"{name}_t0"])) for name in trials}
     result: dict[str, dict] = {}
     for condition in CONDITIONS:
-        rows = [run_trial(data, name, condition, silero) for name in trials]
+        rows = [run_trial(data, name, condition, silero, estimates[name]) for name in trials]
         for name, row in zip(trials, rows, strict=True):
             print(f"{name} ({condition}): ERLE {row['erle_db']:.1f} dB, user "
                   f"{row['user_over_left_db']:+.1f} dB over the rest, "
@@ -288,7 +291,7 @@ def main() -> int:
         print(f"{condition}: {result[condition]}", file=sys.stderr)
     if args.app:
         for how in ("both", "estimated"):
-            result[f"app_{how}"] = through_app(data, trials, how)
+            result[f"app_{how}"] = through_app(data, trials, how, estimates)
             print(f"app_{how}: {result[f'app_{how}']}", file=sys.stderr)
     print(json.dumps({"seed": args.seed, "trials": len(trials), **result}))
     return 0
