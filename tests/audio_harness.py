@@ -523,6 +523,75 @@ def check_pieces(pieces: list[Piece], min_corr: float = 0.9, max_extra_ms: float
     return None
 
 
+# A stalled feeder (paplay or the daemon descheduled on a busy machine) delays the rest of the
+# audio by the stall and inserts silence: a 400 ms SIGSTOP of the PulseAudio daemon mid-capture
+# inserted 375-397 ms; a CI run once dropped a whole-capture correlation to 0.61 that way.
+MAX_STALL_MS = 2000
+
+
+def arrived_whole(a: np.ndarray, b: np.ndarray, rate: int,
+                  max_stall_ms: float = MAX_STALL_MS) -> tuple[str | None, list[Piece]]:
+    """Did reference ``b`` arrive whole in recording ``a``? Returns (None or why not, pieces).
+
+    ``check_pieces`` piece by piece, with up to ``max_stall_ms`` of delay inserted in all, but
+    only if what was inserted is silence (``inserted_sound``): a stall, not repeated audio.
+    """
+    pieces = find_pieces(a, b, rate)
+    bad = check_pieces(pieces, max_extra_ms=max_stall_ms) or inserted_sound(a, b, rate, pieces)
+    return bad, pieces
+
+
+def inserted_sound(a: np.ndarray, b: np.ndarray, rate: int, pieces: list[Piece],
+                   min_corr: float = 0.9, max_db: float = -20.0, piece_ms: int = 500,
+                   block_ms: int = 10) -> str | None:
+    """None if wherever the delay steps up between two matching pieces, ``a`` holds ``b`` with
+    only silence inserted (once or more: a feeder that stalls may resume for a moment and stall
+    again), else what is wrong.
+
+    Between the two pieces (delays dp < dq) every ``block_ms`` block of ``a`` that is not silent
+    must be ``b`` at some delay in [dp, dq], the blocks in order without using any of ``b``
+    twice; what that leaves unexplained must be ``max_db`` under the recording there.
+    """
+    a, b = _as_float(a), _as_float(b)
+    step, block = rate * piece_ms // 1000, rate * block_ms // 1000  # step as in find_pieces
+    good = [p for p in pieces if p.corr >= min_corr]
+    for p, q in pairwise(good):
+        dp, dq = round(p.delay_s * rate), round(q.delay_s * rate)
+        if dq - dp <= round(0.001 * rate):
+            continue
+        sp, sq = round(p.ref_s * rate), round(q.ref_s * rate)
+        where = f"{(dq - dp) / rate * 1000:.0f} ms inserted in {p.ref_s:.1f}-{q.ref_s:.1f}s"
+        rec = a[sp + dp : sq + dq + step]
+        if len(rec) < sq + step - sp + dq - dp:
+            return f"{where}: the recording ends early"
+        ref = b[sp : sp + step]
+        gain = float(rec[:step] @ ref) / max(float(ref @ ref), 1e-12)  # at piece p
+        quiet = np.abs(rec) <= np.sqrt(np.mean(rec**2)) * 10 ** (-40 / 20)
+        unexplained, ref_end = 0.0, sp
+        for start in range(0, len(rec) - block + 1, block):
+            x, loud = rec[start : start + block], ~quiet[start : start + block]
+            if not loud.any():
+                continue
+            at = sp + dp + start  # this block's index in a
+            lo, hi = max(at - dq, ref_end - (block - 1), 0), min(at - dp, len(b) - block)
+            if hi < lo:
+                return f"{where}: audio at {at / rate:.2f}s after the reference was used up"
+            # x against b[r : r + block] for each candidate start r in [lo, hi], loud samples only
+            window = np.lib.stride_tricks.sliding_window_view(b[lo : hi + block], block)
+            err = (((x - gain * window) ** 2) * loud).sum(axis=1)
+            r = lo + int(np.argmin(err))
+            first = r + int(np.argmax(loud))  # the reference index of the first loud sample
+            if first < ref_end - round(0.001 * rate):
+                return f"{where}: audio at {at / rate:.2f}s is not the reference going on" \
+                    " (repeated or added sound)"
+            unexplained += float(err.min())
+            ref_end = r + block - int(np.argmax(loud[::-1]))
+        level = 10 * np.log10(max(unexplained, 1e-20) / max(float(rec @ rec), 1e-20))
+        if level > max_db:
+            return f"{where} is not silence ({level:+.0f} dB unexplained): added sound?"
+    return None
+
+
 def _loud_windows(x: np.ndarray, rate: int, threshold_dbfs: float, min_ms: float) -> np.ndarray:
     """Boolean per sample i: the RMS of x[i : i + win] is above the threshold."""
     x = _as_float(x)

@@ -12,9 +12,9 @@ import time
 import numpy as np
 import pytest
 from audio_harness import (
+    MAX_STALL_MS,
     SpeakerRecorder,
-    check_pieces,
-    find_pieces,
+    arrived_whole,
     play_into_mic,
     silence_after,
     speech_wav,
@@ -46,13 +46,13 @@ def test_conversation_through_devices(virtual_audio, tmp_path):
     # Piece by piece (see test_device_that_only_does_48k_is_resampled): a machine that
     # stalls for a moment delays the rest of the audio, and voicecli cannot help that.
     reply = np.frombuffer(conn.replies[0].pcm, dtype="<i2")
-    bad = check_pieces(find_pieces(rec.audio, reply, rec.rate))
+    bad, _ = arrived_whole(rec.audio, reply, rec.rate)
     assert bad is None, f"speaker recording vs emulator reply: {bad}"
     # The microphone audio reached the emulator as 16 kHz PCM with the rate in the MIME type.
     audio_msgs = [m.message for m in conn.client_messages if "realtime_input" in m.message]
     assert audio_msgs[0]["realtime_input"]["audio"]["mime_type"] == "audio/pcm;rate=16000"
-    bad = check_pieces(find_pieces(np.frombuffer(bytes(conn.input_pcm), dtype="<i2"),
-                                   np.frombuffer(_wav_frames(question), dtype="<i2"), 16000))
+    bad, _ = arrived_whole(np.frombuffer(bytes(conn.input_pcm), dtype="<i2"),
+                           np.frombuffer(_wav_frames(question), dtype="<i2"), 16000)
     assert bad is None, f"emulator input vs played speech: {bad}"
 
     rows = [json.loads(line) for line in out.splitlines()]
@@ -100,8 +100,8 @@ def test_barge_in_silences_the_speaker_and_drops_the_rest(virtual_audio):
     said = np.frombuffer(_wav_frames(interrupt), dtype="<i2")
     sent = np.frombuffer(bytes(conn.input_pcm), dtype="<i2")
     _, at = xcorr_peak(sent, said)  # (the input also holds the first question)
-    pieces = find_pieces(sent[max(0, at - 8000):at + len(said) + 8000], said, 16000)
-    bad = check_pieces(pieces)
+    room = 8000 + MAX_STALL_MS * 16  # samples after the words: half a second and any stalls
+    bad, pieces = arrived_whole(sent[max(0, at - 8000):at + len(said) + room], said, 16000)
     assert bad is None, f"emulator input vs the interruption: {bad}; chat stderr: {err[-600:]!r}"
     assert pieces[0].corr >= 0.9, f"the interruption's onset: {pieces[0]}"  # never excused
     assert "Gemini:" in out and "[interrupted]" in out
@@ -136,8 +136,7 @@ def test_device_that_only_does_48k_is_resampled(virtual_audio):
     # Piece by piece, not one correlation for the whole reply: the test device's JACK bridge
     # inserts silence whenever jackd runs late (measured: jackd stopped for 30 ms mid-reply
     # drops the whole-reply correlation to 0.64, with every piece still at 1.00).
-    pieces = find_pieces(rec.audio, np.frombuffer(conn.replies[0].pcm, dtype="<i2"), rec.rate)
-    bad = check_pieces(pieces)
+    bad, _ = arrived_whole(rec.audio, np.frombuffer(conn.replies[0].pcm, dtype="<i2"), rec.rate)
     ended = out.splitlines()[-1] if out else ""  # session_ended, with the device xruns
     assert bad is None, f"48 kHz path: {bad}; {ended}; stderr: {err[-400:]!r}"
     assert '"user_transcript"' in out

@@ -48,9 +48,10 @@ def _play_through_output(device, rate: int, x: np.ndarray) -> None:
 def test_mic_roundtrip(virtual_audio):
     speech, rate = ah.read_wav(ah.speech_wav(TEXT, rate=16000))
     got = _capture(None, 16000, lambda: ah.play_into_mic(speech, rate).wait(10))
-    corr, lag = ah.xcorr_peak(got, speech)
-    assert corr >= 0.9, (corr, lag)
-    assert 0 <= lag < len(got) - len(speech)
+    # Piece by piece: a stalled feeder inserts silence (CI once: whole-capture correlation 0.61).
+    bad, pieces = ah.arrived_whole(got, speech, rate)
+    assert bad is None, f"capture: {bad}"
+    assert pieces[0].delay_s >= 0
 
 
 @pytest.mark.audio
@@ -60,10 +61,10 @@ def test_speaker_roundtrip(virtual_audio):
         started = time.monotonic()
         _play_through_output(None, 24000, speech.astype(np.float32) / 32768)
         rec.wait_for_silence(hold_ms=200, timeout=5)
-    corr, lag = ah.xcorr_peak(rec.audio, speech)
-    assert corr >= 0.9, (corr, lag)
+    bad, pieces = ah.arrived_whole(rec.audio, speech, 24000)
+    assert bad is None, f"playback: {bad}"
     # the speech is heard shortly after the stream opened (PortAudio latency ~35 ms)
-    heard = rec.time_of(lag)
+    heard = rec.time_of(pieces[0].delay_s * 24000)  # where the speech's sample 0 lies
     assert 0 < heard - started < 0.5, heard - started
 
 
@@ -82,14 +83,14 @@ def test_only48_rejects_16k_and_24k(virtual_audio):
 def test_only48_carries_mic_and_speaker(virtual_audio):
     speech, rate = ah.read_wav(ah.speech_wav(TEXT, rate=16000))
     got = _capture(ah.ONLY48_DEVICE, 48000, lambda: ah.play_into_mic(speech, rate).wait(10))
-    # Piece by piece: the JACK bridge inserts silence when jackd is late (CI, a busy machine).
-    bad = ah.check_pieces(ah.find_pieces(ah.resample(got, 48000, 16000), speech, 16000))
+    # The JACK bridge inserts silence when jackd is late (CI, a busy machine).
+    bad, _ = ah.arrived_whole(ah.resample(got, 48000, 16000), speech, 16000)
     assert bad is None, f"capture: {bad}"
 
     with ah.SpeakerRecorder() as rec:
         _play_through_output(ah.ONLY48_DEVICE, 48000, ah.resample(speech, 16000, 48000))
         rec.wait_for_silence(hold_ms=200, timeout=5)
-    bad = ah.check_pieces(ah.find_pieces(rec.audio, ah.resample(speech, 16000, 24000), 24000))
+    bad, _ = ah.arrived_whole(rec.audio, ah.resample(speech, 16000, 24000), 24000)
     assert bad is None, f"playback: {bad}"
 
 
@@ -137,6 +138,26 @@ def test_find_pieces_tolerates_inserted_gaps_but_not_lost_or_warped_audio():
     warped = np.interp(np.arange(0, len(b), 1.01), np.arange(len(b)), b)
     assert "match" in ah.check_pieces(ah.find_pieces(warped, b, rate))
     assert ah.check_pieces(ah.find_pieces(whole, np.zeros(rate), rate)) is not None
+
+
+def test_arrived_whole_lets_long_stalls_through_but_not_added_sound():
+    rng = np.random.default_rng(3)
+    rate = 8000
+    b = np.convolve(rng.normal(size=4 * rate), np.ones(4) / 4, "same")
+    lead, k = np.zeros(rate // 3), int(1.7 * rate)
+
+    def arrived(*parts):
+        return ah.arrived_whole(0.5 * np.concatenate([lead, *parts, lead]), b, rate)[0]
+
+    assert arrived(b) is None
+    # 800 ms of silence (over check_pieces' default 300 ms), and two stalls around one period
+    # that got through (measured: the daemon stopped for 400 ms mid-capture does that).
+    assert arrived(b[:k], np.zeros(6400), b[k:]) is None
+    assert arrived(b[:k], np.zeros(1500), b[k : k + 160], np.zeros(1300), b[k + 160 :]) is None
+    # ...but not 50 ms played twice, 100 ms of noise, or silence past the limit.
+    assert "not the reference" in arrived(b[:k], b[k - 400 : k], b[k:])
+    assert "not the reference" in arrived(b[:k], 0.3 * rng.normal(size=800), b[k:])
+    assert "inserted" in arrived(b[:k], np.zeros(3 * rate), b[k:])
 
 
 def test_sound_and_silence_detection():
