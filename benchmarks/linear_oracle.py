@@ -74,22 +74,35 @@ class BlockFilter:
         self.prev = np.zeros(block)
         self.power = np.full(bins, 1e-6)
 
-    def step(self, ref: np.ndarray, mic: np.ndarray, adapt: bool) -> np.ndarray:
-        """One block of reference and microphone -> the microphone minus the echo estimate."""
-        n = self.n
+    def push(self, ref: np.ndarray) -> None:
+        """The next block of reference."""
         spec = np.fft.rfft(np.concatenate([self.prev, ref]))
         self.prev = ref
         self.x_spec = np.roll(self.x_spec, 1, axis=0)
         self.x_spec[0] = spec
-        estimate = np.fft.irfft(np.einsum("pk,pk->k", self.x_spec, self.weights))[n:]
-        err = mic - estimate
+
+    def echo(self, weights: np.ndarray | None = None) -> np.ndarray:
+        """The echo estimate for the latest block (with ``weights``, or the filter's own)."""
+        w = self.weights if weights is None else weights
+        return np.fft.irfft(np.einsum("pk,pk->k", self.x_spec, w))[self.n:]
+
+    def adapt(self, err: np.ndarray) -> None:
+        """One NLMS step on the latest block's error (microphone minus ``echo()``)."""
+        n = self.n
+        e_spec = np.fft.rfft(np.concatenate([np.zeros(n), err]))
+        self.power = (self.smoothing * self.power
+                      + (1 - self.smoothing) * np.abs(self.x_spec[0]) ** 2)
+        grad = self.mu * np.conj(self.x_spec) * e_spec / (self.power * self.parts + 1e-3)
+        g = np.fft.irfft(grad, axis=1)
+        g[:, n:] = 0  # the constraint: a linear, not circular, convolution
+        self.weights += np.fft.rfft(g, axis=1)
+
+    def step(self, ref: np.ndarray, mic: np.ndarray, adapt: bool) -> np.ndarray:
+        """One block of reference and microphone -> the microphone minus the echo estimate."""
+        self.push(ref)
+        err = mic - self.echo()
         if adapt:
-            e_spec = np.fft.rfft(np.concatenate([np.zeros(n), err]))
-            self.power = self.smoothing * self.power + (1 - self.smoothing) * np.abs(spec) ** 2
-            grad = self.mu * np.conj(self.x_spec) * e_spec / (self.power * self.parts + 1e-3)
-            g = np.fft.irfft(grad, axis=1)
-            g[:, n:] = 0  # the constraint: a linear, not circular, convolution
-            self.weights += np.fft.rfft(g, axis=1)
+            self.adapt(err)
         return err
 
 
