@@ -99,27 +99,31 @@ def main() -> int:
 
     result: dict[str, float | int] = {"seed": args.seed}
     cpu, audio_s = 0.0, 0.0
+
+    def run(name: str, until_s: float) -> tuple[list[float], np.ndarray]:
+        """Stream ``name`` through the filter and the app's pipeline: (barge-in times, the
+        filter's output); counts the filter's CPU."""
+        nonlocal cpu, audio_s
+        ref, mic = data[f"{name}_ref"], data[f"{name}_mic"]
+        pm, tap, c = prefiltered(ref, mic, data[f"{name}_path"], until_s)
+        cpu, audio_s = cpu + c, audio_s + len(mic) / MIC
+        return bargein.run_stream(ref, pm, "aec", tap=tap)[0], pm
+
     for kind in ("echo", "noise"):
         if args.only not in (None, kind):
             continue
         fired_n, seconds = 0, 0.0
         for name in streams(kind):
-            ref, mic, path = data[f"{name}_ref"], data[f"{name}_mic"], data[f"{name}_path"]
-            pm, tap, c = prefiltered(ref, mic, path, ESTIMATE_S)
-            fired, _ = bargein.run_stream(ref, pm, "aec", tap=tap)
-            cpu, audio_s = cpu + c, audio_s + len(mic) / MIC
-            fired_n, seconds = fired_n + len(fired), seconds + len(mic) / MIC
+            fired, pm = run(name, ESTIMATE_S)
+            fired_n, seconds = fired_n + len(fired), seconds + len(pm) / MIC
             print(f"{name}: fired at {[round(f, 2) for f in fired]}", file=sys.stderr)
         result[f"{kind}_false_per_min"] = round(fired_n / (seconds / 60), 2)
         result[f"{kind}_minutes"] = round(seconds / 60, 1)
     if args.only in (None, "trials"):
         lats, early = [], 0
         for name in streams("trial"):
-            ref, mic, path = data[f"{name}_ref"], data[f"{name}_mic"], data[f"{name}_path"]
-            t0, user = float(data[f"{name}_t0"]), data[f"{name}_user"]
-            pm, tap, c = prefiltered(ref, mic, path, t0)
-            fired, _ = bargein.run_stream(ref, pm, "aec", tap=tap)
-            cpu, audio_s = cpu + c, audio_s + len(mic) / MIC
+            t0, user, path = float(data[f"{name}_t0"]), data[f"{name}_user"], data[f"{name}_path"]
+            fired, pm = run(name, t0)
             early += sum(f < t0 for f in fired)
             after = [f for f in fired if f >= t0]
             lats.append(1000 * (after[0] - t0) if after else float("inf"))
