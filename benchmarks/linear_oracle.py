@@ -27,7 +27,7 @@ and noise) in their first 300 ms, and how often the app's speech test (webrtcvad
 are left: a linear filter alone is not a canceller, a suppressor must still follow it.
 ``--app``: the barge-ins again through the app's own pipeline (``bargein.run_stream``: livekit's
 AEC3, guards, detector) with its canceller given the compensated reference (``app_both``,
-``app_estimated``). Last line: JSON, one entry per condition. Figures are in the README
+``app_estimated``). Last line: JSON, one entry per condition. Figures are in docs/barge-in-limits.md
 ("Measured" -> barge-in limits).
 """
 

@@ -14,7 +14,7 @@ livekit's AEC3 given the compensated reference, the guards, webrtcvad AND Silero
 
 Caveat: the estimates use the first 7 s and are applied from the start (the app would have
 to run uncompensated until it has them); on the barge-ins the users speak after 7-10 s, so
-there it is causal. Figures: README ("Measured" -> barge-in limits). Last line: JSON with
+there it is causal. Figures: docs/barge-in-limits.md. Last line: JSON with
 ``bargein.py``'s keys where they apply (echo_false_per_min, noise_false_per_min,
 latency_*_ms) and prefilter_cpu_percent (the filter alone, one core).
 """

@@ -9,7 +9,7 @@ EchoCanceller3Config values, in the order listed in aec3shim.cc (-1 keeps a defa
 ``--oracle-clip``: the canceller is given the reference through the corpus's own overdriven
 speaker (×4, clipped at −12 dBFS) on the streams whose path clips: an upper bound, since the
 app cannot know its speaker's distortion. Other arguments go to bargein.py; its JSON is
-the last line, as there. Figures are in the README ("Measured" → barge-in limits).
+the last line, as there. Figures are in docs/barge-in-limits.md.
 """
 
 from __future__ import annotations
