@@ -24,7 +24,10 @@ nobody talks over: it must play to its end (no local interruption, no server
 interruption: the echo must not reach the server's voice detector either). Last line:
 ``median_ms``, ``worst_ms``, ``trials``, ``self_interruptions`` (over ``clean_replies``),
 plus ``self_interruptions_before_user`` (in the talked-over replies, before the user
-spoke), ``p90_ms``, ``leaks``, ``resumed``, ``speaker_xruns``, ``mic_xruns``.
+spoke), ``p90_ms``, ``leaks``, ``resumed``, ``speaker_xruns``, ``mic_xruns``, and
+``after_dropout``: the trials with a device dropout (the chat's ``audio_dropout`` events)
+reported from 2 s before the onset to the silence, when barge-in is stricter (the canceller
+re-converges; reports may come up to 1 s late). Their trial lines say so too.
 
 A trial where the reply was between sentences when the user spoke (the speaker already
 silent, and still silent 300 ms later) has no latency to measure: it is left out of the
@@ -84,6 +87,14 @@ def xruns(rows: list[dict]) -> dict[str, int]:
     return {"speaker_xruns": end.get("speaker_xruns", -1), "mic_xruns": end.get("mic_xruns", -1)}
 
 
+def after_dropout(rows: list[dict], trials: list[tuple[float, float]],
+                  guard_s: float = 2.0) -> list[bool]:
+    """For each trial (onset, silence; wall clock): was a dropout reported from ``guard_s``
+    before the onset (the guard after a dropout, audio/vad.py) up to the silence?"""
+    dropped = [r["ts"] for r in rows if r["type"] == "audio_dropout"]
+    return [any(onset - guard_s <= t <= cut for t in dropped) for onset, cut in trials]
+
+
 def run_echo(args: argparse.Namespace, env: dict[str, str]) -> int:
     """Barge-in latency and self-interruptions with an echo path (see the docstring)."""
     from helpers import start_chat, stop_chat
@@ -92,6 +103,8 @@ def run_echo(args: argparse.Namespace, env: dict[str, str]) -> int:
 
     rng = random.Random(args.seed)
     latencies: list[float] = []
+    spans: list[tuple[float, float]] = []  # (onset, silence) of each trial, wall clock
+    numbers: list[int] = []  # each latency's trial number
     leaks = paused = 0
     clean: list[tuple[float, float, bool]] = []  # (wall start, wall end, played to its end)
     before_user: list[tuple[float, float]] = []  # (reply start, user onset), wall clock
@@ -156,6 +169,8 @@ def run_echo(args: argparse.Namespace, env: dict[str, str]) -> int:
                 elif cut is not None:
                     cut_t = spk.time_of(cut * spk.rate)
                     latencies.append((cut_t - onset) * 1000)
+                    spans.append((wall_of(onset), wall_of(cut_t)))
+                    numbers.append(trial + 1)
                     gap = spk.audio[spk.index_of(cut_t + 0.05):spk.index_of(answer.started_at)]
                     leaked = len(gap) > 0 and int(abs(gap.astype(int)).max()) > 300
                     leaks += leaked
@@ -170,6 +185,11 @@ def run_echo(args: argparse.Namespace, env: dict[str, str]) -> int:
     if not latencies:
         print(json.dumps({"error": "no trial completed"}))
         return 1
+    dropout = after_dropout(rows, spans)
+    for number, latency, hit in zip(numbers, latencies, dropout, strict=True):
+        if hit:
+            print(f"trial {number} ({latency:.1f} ms) came after a device dropout",
+                  file=sys.stderr)
     ordered = sorted(latencies)
     print(json.dumps({
         "median_ms": round(statistics.median(ordered), 1),
@@ -185,6 +205,7 @@ def run_echo(args: argparse.Namespace, env: dict[str, str]) -> int:
         "resumed": sum(r["type"] == "barge_in_resumed" for r in rows),
         "echo_volume_percent": args.echo_volume,
         **xruns(rows),
+        "after_dropout": sum(dropout),
     }))
     return 0
 

@@ -64,3 +64,31 @@ def test_builtin_time_tool_and_errors():
     assert "time" in run_tool(BUILTIN_TOOLS, "get_current_time", {"timezone": "UTC"})
     assert "error" in run_tool(BUILTIN_TOOLS, "get_current_time", {"timezone": "Mars/Base"})
     assert "error" in run_tool(BUILTIN_TOOLS, "nope", {})
+
+
+def test_dropouts_become_events_at_most_once_a_second():
+    from voicecli.app import DropoutWatch
+
+    watch = DropoutWatch()
+    assert watch.check(0, 0, 0.0) is None  # nothing skipped: nothing to say
+    first = watch.check(1, 0, 0.1)
+    assert first is not None and (first.speaker, first.mic) == (1, 0)
+    assert watch.check(3, 0, 0.5) is None  # a device that keeps underrunning: held back...
+    later = watch.check(3, 1, 1.2)  # ...and told with the totals a second later
+    assert later is not None and (later.speaker, later.mic) == (3, 1)
+    assert watch.check(3, 1, 5.0) is None  # no new dropout, however long it has been
+
+
+def test_dropouts_are_status_not_data():
+    from voicecli.ui.outputs import StatusView
+
+    event = ev.AudioDropout(ts=1.0, speaker=2, mic=1)
+    text, err, jsonl = io.StringIO(), io.StringIO(), io.StringIO()
+    TextView(text).handle(event)
+    StatusView(err).handle(event)
+    StatusView(io.StringIO(), quiet=True).handle(event)
+    JsonlWriter(jsonl).handle(event)
+    assert text.getvalue() == ""  # stdout stays the transcript
+    assert err.getvalue() == "[audio dropout: speaker 2, microphone 1 so far]\n"
+    assert json.loads(jsonl.getvalue()) == {"type": "audio_dropout", "ts": 1.0, "speaker": 2,
+                                            "mic": 1}

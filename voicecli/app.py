@@ -28,6 +28,24 @@ from voicecli.tools.builtin import BUILTIN_TOOLS, Tool, run_tool
 from voicecli.ui.outputs import EventBus
 
 QUIET_AFTER_INPUT_S = 1.5  # file input: end this long after the last server message
+DROPOUT_POLL_S = 0.1
+
+
+class DropoutWatch:
+    """Turns the devices' xrun counters into ``AudioDropout`` events: the first one within a
+    poll, then at most one a second (a device that keeps underrunning must not flood the
+    terminal). The counters are bumped by the audio callbacks; reading them is all this does."""
+
+    def __init__(self, min_interval_s: float = 1.0) -> None:
+        self.min_interval_s = min_interval_s
+        self._seen = (0, 0)
+        self._last = float("-inf")
+
+    def check(self, speaker: int, mic: int, now: float) -> ev.AudioDropout | None:
+        if (speaker, mic) == self._seen or now - self._last < self.min_interval_s:
+            return None
+        self._seen, self._last = (speaker, mic), now
+        return ev.AudioDropout(speaker=speaker, mic=mic)
 INPUT_END_TIMEOUT_S = 120.0  # file input: give up waiting for a reply after this
 
 
@@ -327,10 +345,20 @@ class ChatRunner:
             return "type a line; Ctrl-C to quit"
         return "speak now; Ctrl-C to quit"
 
+    async def _watch_dropouts(self) -> None:
+        watch = DropoutWatch()
+        while True:
+            await asyncio.sleep(DROPOUT_POLL_S)
+            event = watch.check(getattr(self.sink, "xruns", 0), getattr(self.source, "xruns", 0),
+                                time.monotonic())
+            if event is not None:
+                self.bus.emit(event)
+
     async def _until_done(self) -> None:
         tasks = [asyncio.create_task(self._receive(), name="receive"),
                  asyncio.create_task(self._stop.wait(), name="stop"),
-                 asyncio.create_task(self._finish_after_input(), name="finish")]
+                 asyncio.create_task(self._finish_after_input(), name="finish"),
+                 asyncio.create_task(self._watch_dropouts(), name="dropouts")]
         try:
             done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
             for task in done:

@@ -54,6 +54,18 @@ class SessionEnded(Event):
 
 
 @dataclass(frozen=True, kw_only=True)
+class AudioDropout(Event):
+    """The speaker or the microphone under- or overran (the sound skipped) since the last
+    such event. After one the echo canceller re-converges and barge-in is stricter for 2 s,
+    so this is what explains a slow barge-in then. ``speaker`` / ``mic``: the session's
+    totals so far (at most one event a second, so one event may cover several)."""
+
+    type: ClassVar[str] = "audio_dropout"
+    speaker: int = 0
+    mic: int = 0
+
+
+@dataclass(frozen=True, kw_only=True)
 class UserTranscript(Event):
     """What the user said. ``final`` is False for in-progress partial text."""
 

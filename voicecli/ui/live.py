@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from voicecli import events as ev
-from voicecli.ui.outputs import format_line
+from voicecli.ui.outputs import dropout_text, format_line
 
 # -- pure core -------------------------------------------------------------------------
 
@@ -341,6 +341,8 @@ class LiveView:
                 self.tokens += usage.total_tokens or 0
             case ev.ErrorEvent(message=message):
                 self._print([("class:error", f"voicecli: error: {message}")])
+            case ev.AudioDropout():
+                self._print([("class:dim", f"[{dropout_text(event)}]")])
             case ev.Interrupted(source=source):
                 self._print([("class:dim", f"[interrupted by "
                               f"{'you' if source == 'local' else 'the server'}]")])

@@ -167,6 +167,11 @@ class TranscriptFile:
         self._file.close()
 
 
+def dropout_text(event: ev.AudioDropout) -> str:
+    """How the status line and the live view tell of a dropout."""
+    return f"audio dropout: speaker {event.speaker}, microphone {event.mic} so far"
+
+
 class StatusView:
     """Status changes and errors on stderr, so stdout stays pure data."""
 
@@ -200,6 +205,8 @@ class StatusView:
                 self._write(f"[interrupted by {'you' if source == 'local' else 'the server'}]")
             case ev.BargeInResumed() if not self.quiet:
                 self._write("[resumed: that was not an interruption]")
+            case ev.AudioDropout() if not self.quiet:
+                self._write(f"[{dropout_text(event)}]", "\x1b[33m")
 
     def close(self) -> None:
         self.stream.flush()
