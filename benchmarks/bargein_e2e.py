@@ -103,8 +103,7 @@ def run_echo(args: argparse.Namespace, env: dict[str, str]) -> int:
 
     rng = random.Random(args.seed)
     latencies: list[float] = []
-    spans: list[tuple[float, float]] = []  # (onset, silence) of each trial, wall clock
-    numbers: list[int] = []  # each latency's trial number
+    spans: list[tuple[int, float, float]] = []  # (trial, onset, silence), wall clock
     leaks = paused = 0
     clean: list[tuple[float, float, bool]] = []  # (wall start, wall end, played to its end)
     before_user: list[tuple[float, float]] = []  # (reply start, user onset), wall clock
@@ -169,8 +168,7 @@ def run_echo(args: argparse.Namespace, env: dict[str, str]) -> int:
                 elif cut is not None:
                     cut_t = spk.time_of(cut * spk.rate)
                     latencies.append((cut_t - onset) * 1000)
-                    spans.append((wall_of(onset), wall_of(cut_t)))
-                    numbers.append(trial + 1)
+                    spans.append((trial + 1, wall_of(onset), wall_of(cut_t)))
                     gap = spk.audio[spk.index_of(cut_t + 0.05):spk.index_of(answer.started_at)]
                     leaked = len(gap) > 0 and int(abs(gap.astype(int)).max()) > 300
                     leaks += leaked
@@ -185,8 +183,8 @@ def run_echo(args: argparse.Namespace, env: dict[str, str]) -> int:
     if not latencies:
         print(json.dumps({"error": "no trial completed"}))
         return 1
-    dropout = after_dropout(rows, spans)
-    for number, latency, hit in zip(numbers, latencies, dropout, strict=True):
+    dropout = after_dropout(rows, [(onset, cut) for _, onset, cut in spans])
+    for (number, _, _), latency, hit in zip(spans, latencies, dropout, strict=True):
         if hit:
             print(f"trial {number} ({latency:.1f} ms) came after a device dropout",
                   file=sys.stderr)

@@ -28,7 +28,8 @@ from voicecli.tools.builtin import BUILTIN_TOOLS, Tool, run_tool
 from voicecli.ui.outputs import EventBus
 
 QUIET_AFTER_INPUT_S = 1.5  # file input: end this long after the last server message
-DROPOUT_POLL_S = 0.1
+INPUT_END_TIMEOUT_S = 120.0  # file input: give up waiting for a reply after this
+DROPOUT_POLL_S = 0.1  # how often the event loop reads the devices' xrun counters
 
 
 class DropoutWatch:
@@ -46,7 +47,6 @@ class DropoutWatch:
             return None
         self._seen, self._last = (speaker, mic), now
         return ev.AudioDropout(speaker=speaker, mic=mic)
-INPUT_END_TIMEOUT_S = 120.0  # file input: give up waiting for a reply after this
 
 
 class ChatRunner:
