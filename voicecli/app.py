@@ -274,9 +274,9 @@ class ChatRunner:
                 self.bus.emit(ev.ErrorEvent(message=str(exc), fatal=True))
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 self._loop.remove_signal_handler(signal.SIGINT)
+        speaker_xruns, mic_xruns = self._xruns()
         self.bus.emit(ev.SessionEnded(reason=reason, exit_code=exit_code,
-                                      speaker_xruns=getattr(self.sink, "xruns", 0),
-                                      mic_xruns=getattr(self.source, "xruns", 0)))
+                                      speaker_xruns=speaker_xruns, mic_xruns=mic_xruns))
         return exit_code
 
     def _on_sigint(self) -> None:
@@ -345,12 +345,15 @@ class ChatRunner:
             return "type a line; Ctrl-C to quit"
         return "speak now; Ctrl-C to quit"
 
+    def _xruns(self) -> tuple[int, int]:
+        """(speaker, microphone) dropouts so far; files have none."""
+        return getattr(self.sink, "xruns", 0), getattr(self.source, "xruns", 0)
+
     async def _watch_dropouts(self) -> None:
         watch = DropoutWatch()
         while True:
             await asyncio.sleep(DROPOUT_POLL_S)
-            event = watch.check(getattr(self.sink, "xruns", 0), getattr(self.source, "xruns", 0),
-                                time.monotonic())
+            event = watch.check(*self._xruns(), time.monotonic())
             if event is not None:
                 self.bus.emit(event)
 
