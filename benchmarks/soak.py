@@ -2,7 +2,7 @@
 
     python benchmarks/soak.py [--hours 2] [--speed 20] [--lifetime 2]
 
-One ChatRunner (the real google-genai SDK, the real reconnect logic) talks to the emulator,
+One chat session runner (the real google-genai SDK, the real reconnect logic) talks to the emulator,
 which runs in a separate process (so its recordings do not count against the client's
 memory) with connection lifetimes of ``--lifetime`` seconds: each connection gets ``goAway``
 and is closed "Deadline expired" one second later, unless voicecli renews it first at a
@@ -207,7 +207,7 @@ def main() -> int:
                         help="connection lifetime in wall-clock seconds (goAway after)")
     args = parser.parse_args()
 
-    from voicecli.app import ChatRunner
+    from voicecli.app import chat_runner
     from voicecli.live.reconnect import ReconnectPolicy
     from voicecli.settings import Credentials, Settings
     from voicecli.ui.outputs import EventBus
@@ -227,7 +227,7 @@ def main() -> int:
                         reconnect=policy)
     tally = Tally()
     source = ScriptSource(args.hours * 3600, args.speed)
-    runner = ChatRunner(settings, EventBus([tally]), source, NullSink(args.speed))
+    runner, _ = chat_runner(settings, EventBus([tally]), source, NullSink(args.speed))
     started = time.monotonic()
     rss: list[float] = []
 

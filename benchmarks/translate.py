@@ -2,11 +2,11 @@
 
     python benchmarks/translate.py [--utterances 12] [--latency high|low]
 
-The real translate client (TranslateRunner with real sounddevice on the virtual sound card
-of scripts/virtual-audio.sh, the real google-genai SDK) talks to the emulator's translate
-model, which runs in a separate process so it does not compete for this one's GIL. Speech
-is played into the virtual microphone one utterance at a time; the emulator answers each
-with translated speech.
+The real translate client (SessionRunner in translate mode, with real sounddevice on the
+virtual sound card of scripts/virtual-audio.sh, the real google-genai SDK) talks to the
+emulator's translate model, which runs in a separate process so it does not compete for
+this one's GIL. Speech is played into the virtual microphone one utterance at a time; the
+emulator answers each with translated speech.
 
 Method. Every server message is stamped with ``time.monotonic()`` the moment the SDK hands
 it to the client (before the client does anything with it). The virtual speaker is
@@ -81,7 +81,7 @@ def main() -> int:
     from voicecli import events as ev
     from voicecli import settings as st
     from voicecli.audio import engine
-    from voicecli.translate import TranslateOptions, TranslateRunner
+    from voicecli.translate import TranslateOptions, translate_runner
     from voicecli.ui.outputs import EventBus
 
     latency: str | float = args.latency or engine.SPEAKER_LATENCY
@@ -105,9 +105,10 @@ def main() -> int:
                                        api_version="v1beta", ca_cert=ca))
         source = engine.DeviceSource(None)
         sink = engine.DeviceSink(None, latency=latency, block_ms=block_ms)
-        runner = TranslateRunner(settings, TranslateOptions(target="de"), EventBus([Capture()]),
-                                 source, sink, endpoint=base_url, echo="headphones")
-        on_message = runner.state.on_message
+        runner, mode = translate_runner(settings, TranslateOptions(target="de"),
+                                        EventBus([Capture()]), source, sink, endpoint=base_url,
+                                        echo="headphones")
+        on_message = mode.state.on_message
 
         def stamped(msg):  # the SDK just delivered ``msg``
             t = time.monotonic()
@@ -117,13 +118,13 @@ def main() -> int:
                     received.append((t, e.pcm))
             return events
 
-        runner.state.on_message = stamped  # type: ignore[method-assign]
+        mode.state.on_message = stamped  # type: ignore[method-assign]
         result: dict[str, float] = {}
         rec = ah.SpeakerRecorder().start()
 
         def drive() -> None:
             try:
-                ah.wait_until(lambda: runner._conn is not None and runner._conn.connected, 20)
+                ah.wait_until(lambda: runner.conn is not None and runner.conn.connected, 20)
                 time.sleep(0.5)
                 stream = getattr(sink, "_stream", None)
                 if stream is not None:
@@ -137,9 +138,7 @@ def main() -> int:
                                   and runner.player.playback.buffered_frames == 0, 20)
                     time.sleep(0.3)
             finally:
-                loop = runner._loop
-                if loop is not None:
-                    loop.call_soon_threadsafe(runner._stop.set)
+                runner.threadsafe(runner.request_stop)
 
         driver = threading.Thread(target=drive, daemon=True)
         driver.start()

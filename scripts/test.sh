@@ -12,7 +12,7 @@
 # 4. the test command (TEST_COMMAND below; keep README.md in sync)
 set -euo pipefail
 
-TEST_COMMAND='ruff check . && python -m pytest -q'
+TEST_COMMAND='ruff check . && mypy && python -m pytest -q'
 APT_PACKAGES=(
     pulseaudio pulseaudio-utils libasound2-plugins libportaudio2 espeak-ng sox
     jackd2 pulseaudio-module-jack # the 48 kHz-only device `only48`

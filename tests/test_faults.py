@@ -20,7 +20,7 @@ import pytest
 from helpers import HELLO_WAV, assert_one_line_error, clean_env, hello_then_ask_time, run_cli
 
 from voicecli import events as ev
-from voicecli.app import ChatRunner
+from voicecli.app import chat_runner
 from voicecli.audio.engine import FileSink, FileSource
 from voicecli.emulator import EmulatorConfig, EmulatorThread
 from voicecli.live.reconnect import ReconnectPolicy
@@ -85,8 +85,8 @@ def run_case(tmp_path, wav: str, faults: tuple = (), refuse: bool = False,
             api_key=emu.api_key, base_url=emu.base_url, api_version="v1beta",
             ca_cert=emu.ca_cert_path), reconnect=policy)
         collect = Collect()
-        runner = ChatRunner(settings, EventBus([collect]), FileSource(wav),
-                            FileSink(str(tmp_path / "out.wav")))
+        runner, _ = chat_runner(settings, EventBus([collect]), FileSource(wav),
+                                FileSink(str(tmp_path / "out.wav")))
         code = asyncio.run(runner.run())
     return Outcome(code, collect, emu)
 

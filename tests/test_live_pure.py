@@ -21,7 +21,7 @@ def test_state_follows_the_conversation():
     seq = [(ev.Status(state="connecting"), "connecting"), (ev.SessionStarted(model="m"),
            "listening"), (ev.UserTranscript(text="he", final=False), "you are speaking"),
            (ev.UserTranscript(text="hello"), "thinking"),
-           (ev.AssistantAudio(turn=1, pcm=b""), "speaking"),
+           (ev.ReplyStarted(turn=1), "speaking"),
            (ev.Interrupted(source="local", turn=1), "you are speaking"),
            (ev.TurnComplete(turn=1), "listening"), (ev.TextInput(text="hi"), "thinking"),
            (ev.Status(state="reconnecting"), "reconnecting"),
@@ -89,13 +89,13 @@ def test_summary_from_events():
     events = [ev.SessionStarted(model="m", ts=100.0),
               ev.UserTranscript(text="hi", final=False, ts=101.0),
               ev.UserTranscript(text="hi", ts=101.2),
-              ev.AssistantAudio(turn=1, pcm=b"", ts=101.5),
-              ev.AssistantAudio(turn=1, pcm=b"", ts=101.6),
+              ev.ReplyStarted(turn=1, latency_ms=300.0, ts=101.5),
               ev.Interrupted(source="local", turn=1, ts=102.0),
               ev.Interrupted(source="server", turn=1, ts=102.3),  # the same barge-in
               ev.TurnComplete(turn=1, usage=_usage(100, 30), ts=102.4),
               ev.TextInput(text="and?", ts=110.0),
-              ev.AssistantAudio(turn=2, pcm=b"", ts=110.9),
+              ev.ReplyStarted(turn=2, latency_ms=900.0, ts=110.9),
+              ev.ReplyStarted(turn=3, latency_ms=None, ts=111.0),  # proactive: not counted
               ev.TurnComplete(turn=2, usage=_usage(50, 10), ts=112.0),
               ev.SessionEnded(ts=165.0)]
     for e in events:

@@ -67,7 +67,7 @@ def test_builtin_time_tool_and_errors():
 
 
 def test_dropouts_become_events_at_most_once_a_second():
-    from voicecli.app import DropoutWatch
+    from voicecli.runner import DropoutWatch
 
     watch = DropoutWatch()
     assert watch.check(0, 0, 0.0) is None  # nothing skipped: nothing to say

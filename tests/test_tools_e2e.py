@@ -10,7 +10,7 @@ import time
 from helpers import HELLO_WAV, hello_then_ask_time
 
 from voicecli import events as ev
-from voicecli.app import ChatRunner
+from voicecli.app import chat_runner
 from voicecli.audio.engine import FileSink, FileSource
 from voicecli.emulator import EmulatorConfig, EmulatorThread
 from voicecli.settings import Credentials, Settings
@@ -39,8 +39,8 @@ def run(emu, wav: str, tmp_path, tools: dict[str, Tool]) -> tuple[list[ev.Event]
                                                 api_version="v1beta", ca_cert=emu.ca_cert_path))
     collect, jsonl = Collect(), io.StringIO()
     bus = EventBus([collect, JsonlWriter(jsonl)])
-    runner = ChatRunner(settings, bus, FileSource(wav), FileSink(str(tmp_path / "out.wav")),
-                        tools=tools)
+    runner, _ = chat_runner(settings, bus, FileSource(wav),
+                            FileSink(str(tmp_path / "out.wav")), tools=tools)
     assert asyncio.run(runner.run()) == 0
     return collect.events, jsonl.getvalue()
 

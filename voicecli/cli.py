@@ -11,7 +11,7 @@ import functools
 import os
 import sys
 from collections.abc import Callable, Iterator
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, Literal, TypeVar, cast
 
 import typer
 
@@ -49,7 +49,7 @@ def friendly_errors(fn: F) -> F:
         except KeyboardInterrupt:
             raise typer.Exit(130) from None
 
-    return wrapper  # type: ignore[return-value]
+    return cast(F, wrapper)
 
 
 def _version(value: bool) -> None:
@@ -265,7 +265,7 @@ def run_chat(settings: Any, endpoint: str, quiet: bool = False, live: bool = Fal
     """
     import asyncio
 
-    from voicecli.app import ChatRunner
+    from voicecli.app import chat_runner
     from voicecli.summary import SummarySink
     from voicecli.ui import outputs
 
@@ -281,12 +281,12 @@ def run_chat(settings: Any, endpoint: str, quiet: bool = False, live: bool = Fal
     sinks.append(summary)
     bus = outputs.EventBus(sinks)
     try:
-        runner = ChatRunner(settings, bus, source, sink, endpoint=endpoint)
+        runner, mode = chat_runner(settings, bus, source, sink, endpoint=endpoint)
         if not live:
             return asyncio.run(runner.run())
         from voicecli.ui.live import LiveView
 
-        view = LiveView(runner, model=settings.model, voice=settings.voice,
+        view = LiveView(mode, model=settings.model, voice=settings.voice,
                         push_to_talk=settings.push_to_talk, text_only=settings.text_only)
         bus.sinks.insert(0, view)
         return asyncio.run(_run_live(runner, view))
@@ -424,8 +424,8 @@ def run_translate(settings: Any, options: Any, endpoint: str, subtitles: str | N
                         options.headphones, tr.echo_canceller_available())
     bus = outputs.EventBus(sinks)
     try:
-        runner = tr.TranslateRunner(settings, options, bus, source, sink, endpoint=endpoint,
-                                    echo=echo)
+        runner, _ = tr.translate_runner(settings, options, bus, source, sink,
+                                        endpoint=endpoint, echo=echo)
         return asyncio.run(runner.run())
     finally:
         bus.close()
@@ -445,7 +445,9 @@ def devices() -> None:
         mark = (">" if d.default_input else " ") + ("<" if d.default_output else " ")
         typer.echo(f"{mark} {d.index:3d} {d.name}  ({d.hostapi}; {d.inputs} in, "
                    f"{d.outputs} out; {d.default_rate:.0f} Hz)")
-        for kind, count in (("input", d.inputs), ("output", d.outputs)):
+        kinds: tuple[tuple[Literal["input", "output"], int], ...] = (
+            ("input", d.inputs), ("output", d.outputs))
+        for kind, count in kinds:
             if count:
                 rates = supported_rates(d.index, kind)
                 typer.echo(f"          {kind} rates: "
@@ -589,8 +591,12 @@ def doctor(
             output_device=conf["output_device"], emulator=emu, vertex=vertex,
             listen_s=listen_seconds if listen else None,
             say=lambda text: typer.echo(text, err=True))
-        results = dr.run_checks(ctx, dr.default_checks(), lambda r: [
-            typer.echo(line) for line in dr.render(r, color)])
+
+        def show(result: Any) -> None:
+            for line in dr.render(result, color):
+                typer.echo(line)
+
+        results = dr.run_checks(ctx, dr.default_checks(), show)
     raise typer.Exit(dr.exit_code(results))
 
 

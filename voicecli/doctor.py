@@ -161,13 +161,14 @@ def device_verdict(kind: str, wanted: int, opened: int | None, error: str | None
     return CheckResult(label, True, f"{name} opens at {opened} Hz (resampled to/from {wanted} Hz)")
 
 
-def _open_device(kind: str, spec: str | None, wanted: int) -> tuple[int | None, str | None, str]:
+def _open_device(kind: Literal["input", "output"], spec: str | None,
+                 wanted: int) -> tuple[int | None, str | None, str]:
     """Open the device briefly at the rate a chat would use; (rate, error, device name)."""
     from voicecli.audio import devices
 
     try:
-        index = devices.resolve_device(spec, kind)  # type: ignore[arg-type]
-        rate = devices.pick_rate(index, wanted, kind)  # type: ignore[arg-type]
+        index = devices.resolve_device(spec, kind)
+        rate = devices.pick_rate(index, wanted, kind)
         s = devices.sd()
         info = s.query_devices(index, kind)
         cls = s.InputStream if kind == "input" else s.OutputStream

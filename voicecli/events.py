@@ -98,6 +98,17 @@ class AssistantAudio(Event):
 
 
 @dataclass(frozen=True, kw_only=True)
+class ReplyStarted(Event):
+    """The first audio of reply ``turn`` reached the player. ``latency_ms``: since the end of
+    the user's speech (the last loud microphone chunk sent, a typed line or the end of
+    push-to-talk); None when the user said nothing since the previous reply."""
+
+    type: ClassVar[str] = "reply_started"
+    turn: int
+    latency_ms: float | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
 class Interrupted(Event):
     """The reply was cut off: ``source`` is ``local`` (our VAD) or ``server``."""
 

@@ -22,7 +22,7 @@ TRUE_VALUES = {"1", "true", "yes", "on"}
 class Credentials:
     """How to reach the Live API. ``api_key`` is never printed (see ``__repr__``)."""
 
-    api_key: str | None = None
+    api_key: str | None = None  # or an ephemeral token, ``auth_tokens/...``
     vertex: bool = False
     project: str | None = None
     location: str | None = None
@@ -30,6 +30,7 @@ class Credentials:
     api_version: str | None = None
     headers: tuple[tuple[str, str], ...] = ()
     ca_cert: str | None = None
+    url: str | None = None  # a full WebSocket URL (a proxy's own path); ``{model}`` filled in
 
     def __repr__(self) -> str:
         key = "<redacted>" if self.api_key else None
@@ -37,7 +38,7 @@ class Credentials:
         return (f"Credentials(api_key={key}, vertex={self.vertex}, project={self.project!r}, "
                 f"location={self.location!r}, base_url={self.base_url!r}, "
                 f"api_version={self.api_version!r}, headers={headers!r}, "
-                f"ca_cert={self.ca_cert!r})")
+                f"ca_cert={self.ca_cert!r}, url={redact_url(self.url)!r})")
 
     __str__ = __repr__
 
@@ -47,6 +48,15 @@ SECRET_HEADERS = {"authorization", "x-goog-api-key", "proxy-authorization", "api
 
 def redact_header(name: str, value: str) -> str:
     return "<redacted>" if name.lower() in SECRET_HEADERS else value
+
+
+def redact_url(url: str | None) -> str | None:
+    """``url`` with the value of a ``key=`` or ``access_token=`` query parameter hidden."""
+    if not url:
+        return url
+    import re
+
+    return re.sub(r"((?:^|[?&])(?:key|access_token)=)[^&]*", r"\1<redacted>", url)
 
 
 def redact(text: str, secrets: list[str | None]) -> str:
@@ -86,11 +96,46 @@ class Settings:
     reconnect: ReconnectPolicy = field(default_factory=ReconnectPolicy)
 
 
+TOKEN_PREFIX = "auth_tokens/"  # an ephemeral token minted by a backend, used as the key
+
+
+def is_ephemeral_token(key: str | None) -> bool:
+    """True for a short-lived token (``auth_tokens/...``) rather than an API key."""
+    return bool(key) and str(key).startswith(TOKEN_PREFIX)
+
+
 def parse_header(raw: str) -> tuple[str, str]:
+    """``Name: value`` as a pair; ConfigError for anything a server would reject."""
     name, sep, value = raw.partition(":")
-    if not sep or not name.strip():
-        raise ConfigError(f"--header must look like 'Name: value', got {raw!r}")
-    return name.strip(), value.strip()
+    name, value = name.strip(), value.strip()
+    if not sep or not name or any(c.isspace() for c in name):
+        raise ConfigError(f"--header must look like 'Name: value', got {redact_raw(raw)!r}")
+    if "\r" in value or "\n" in value:
+        raise ConfigError(f"--header {name}: the value must be one line")
+    return name, value
+
+
+def redact_raw(raw: str) -> str:
+    """A ``--header`` argument fit for an error message (a secret's value hidden)."""
+    name, sep, value = raw.partition(":")
+    return f"{name}{sep} {redact_header(name.strip(), value.strip())}" if sep else raw
+
+
+def check_endpoint_flags(*, base_url: str | None = None, url: str | None = None,
+                         ca_cert: str | None = None,
+                         headers: list[str] | None = None) -> tuple[tuple[str, str], ...]:
+    """Validate the endpoint flags (the same way in every mode); returns the headers."""
+    parsed = tuple(parse_header(h) for h in headers or [])
+    if ca_cert is not None and not Path(ca_cert).is_file():
+        raise ConfigError(f"--ca-cert: no such file: {ca_cert}")
+    if base_url is not None and not base_url.startswith(("https://", "http://", "wss://")):
+        raise ConfigError(f"--base-url must start with https://, got {base_url!r}")
+    if url is not None:
+        if not url.startswith(("wss://", "ws://")):
+            raise ConfigError(f"--url must be a WebSocket URL (wss://...), got {url!r}")
+        if base_url is not None:
+            raise ConfigError("use either --url (a full WebSocket URL) or --base-url, not both")
+    return parsed
 
 
 def resolve_credentials(
@@ -98,26 +143,25 @@ def resolve_credentials(
     *,
     vertex: bool | None = None,
     base_url: str | None = None,
+    url: str | None = None,
     api_version: str | None = None,
     headers: list[str] | None = None,
     ca_cert: str | None = None,
 ) -> Credentials:
     """Find credentials the way google-genai users already know them.
 
-    Gemini API: ``GEMINI_API_KEY`` or ``GOOGLE_API_KEY``. Vertex AI: ``--vertex`` or
+    Gemini API: ``GEMINI_API_KEY`` or ``GOOGLE_API_KEY`` (an ephemeral token
+    ``auth_tokens/...`` works there too). Vertex AI: ``--vertex`` or
     ``GOOGLE_GENAI_USE_VERTEXAI=true`` with ``GOOGLE_CLOUD_PROJECT``/``GOOGLE_CLOUD_LOCATION``
     and application default credentials. A custom ``--base-url`` may carry its own auth in
-    ``--header`` instead of a key.
+    ``--header`` instead of a key; a full ``--url`` needs none of ours.
     """
-    parsed_headers = tuple(parse_header(h) for h in headers or [])
-    if ca_cert is not None and not Path(ca_cert).is_file():
-        raise ConfigError(f"--ca-cert: no such file: {ca_cert}")
-    if base_url is not None and not base_url.startswith(("https://", "http://", "wss://")):
-        raise ConfigError(f"--base-url must start with https://, got {base_url!r}")
+    parsed_headers = check_endpoint_flags(base_url=base_url, url=url, ca_cert=ca_cert,
+                                          headers=headers)
     use_vertex = bool(vertex) or env.get("GOOGLE_GENAI_USE_VERTEXAI", "").lower() in TRUE_VALUES
-    common = dict(base_url=base_url, api_version=api_version, headers=parsed_headers,
-                  ca_cert=ca_cert)
     if use_vertex:
+        if url is not None:
+            raise ConfigError("--url is for Gemini API proxies; it does not apply to Vertex AI")
         project = env.get("GOOGLE_CLOUD_PROJECT")
         location = env.get("GOOGLE_CLOUD_LOCATION", "us-central1")
         key = env.get("GOOGLE_API_KEY")  # Vertex express mode
@@ -127,15 +171,19 @@ def resolve_credentials(
                 "default us-central1) and run 'gcloud auth application-default login'"
             )
         return Credentials(api_key=key if not project else None, vertex=True, project=project,
-                           location=location, **common)
+                           location=location, base_url=base_url, api_version=api_version,
+                           headers=parsed_headers, ca_cert=ca_cert)
     key = env.get("GEMINI_API_KEY") or env.get("GOOGLE_API_KEY")
     has_header_auth = any(k.lower() in SECRET_HEADERS for k, _ in parsed_headers)
-    if not key and not (base_url and has_header_auth):
+    if not key and url is None and not (base_url and has_header_auth):
         raise ConfigError(
             "no API key: set GEMINI_API_KEY (get one at https://aistudio.google.com/apikey), "
             "or use --vertex, or try it offline with 'voicecli chat --emulator'"
         )
-    return Credentials(api_key=key, **common)
+    if is_ephemeral_token(key) and api_version is None:
+        api_version = "v1alpha"  # the constrained endpoint tokens work on
+    return Credentials(api_key=key, base_url=base_url, url=url, api_version=api_version,
+                       headers=parsed_headers, ca_cert=ca_cert)
 
 
 def read_system_instruction(text: str | None, path: str | None) -> str | None:

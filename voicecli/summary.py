@@ -1,8 +1,8 @@
 """The end-of-session summary, computed purely from the event stream.
 
 :class:`SessionSummary` is one more consumer of events: it counts turns, sums token usage by
-modality, measures the time from the user's last words (the last transcript fragment, a typed
-line or the end of push-to-talk) to the first reply audio of each turn, and counts barge-ins.
+modality, collects the time from the end of the user's speech to the first reply audio of each
+turn (``ReplyStarted.latency_ms``), and counts barge-ins.
 :class:`SummarySink` prints it on stderr when the session's outputs close.
 """
 
@@ -28,8 +28,6 @@ class SessionSummary:
     first_audio_s: list[float] = field(default_factory=list)
     barge_ins: int = 0
     xruns: tuple[int, int] = (0, 0)  # (speaker, microphone) dropouts
-    _user_done: float | None = None  # when the user last said/typed something
-    _audio_turns: set[int] = field(default_factory=set)
     _cut_turns: set[int] = field(default_factory=set)
 
     def add(self, event: ev.Event) -> None:
@@ -39,14 +37,8 @@ class SessionSummary:
             case ev.SessionEnded(ts=ts, speaker_xruns=speaker, mic_xruns=mic):
                 self.ended = ts
                 self.xruns = (speaker, mic)
-            case ev.UserTranscript(ts=ts) | ev.TextInput(ts=ts) | ev.PushToTalk(
-                    active=False, ts=ts):
-                self._user_done = ts
-            case ev.AssistantAudio(turn=turn, ts=ts) if turn not in self._audio_turns:
-                self._audio_turns.add(turn)
-                if self._user_done is not None:
-                    self.first_audio_s.append(max(0.0, ts - self._user_done))
-                    self._user_done = None
+            case ev.ReplyStarted(latency_ms=latency) if latency is not None:
+                self.first_audio_s.append(latency / 1000)
             case ev.Interrupted(turn=turn):
                 # Local and server interruptions of the same reply are one barge-in.
                 key = turn if turn is not None else -len(self._cut_turns) - 1
@@ -57,8 +49,8 @@ class SessionSummary:
                 self.turns += 1
                 if usage is not None:
                     self.total_tokens += usage.total_tokens or 0
-                    for key, n in usage.by_modality.items():
-                        self.tokens[key] = self.tokens.get(key, 0) + n
+                    for modality, n in usage.by_modality.items():
+                        self.tokens[modality] = self.tokens.get(modality, 0) + n
 
     @property
     def duration_s(self) -> float:

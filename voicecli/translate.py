@@ -5,13 +5,12 @@
                                             └─► EventBus (columns, Source:/Translation:, JSONL,
                                                 transcript, subtitles, progress)
 
-:class:`TranslateRunner` is a :class:`~voicecli.app.ChatRunner` with the translation pieces
-swapped in: the translate model's configuration (or an interpreter prompt on a conversational
-model), :class:`~voicecli.live.translation.TranslationState` instead of the conversation
-state, no barge-in (the speaker keeps talking while the translation plays), echo handling,
-and a poll loop that releases translation lines once their audio has played (so subtitle
-cues carry exact output positions), reports file progress and ends a file once the
-translation has caught up.
+:class:`TranslateMode` is the translation's mode of a :class:`~voicecli.runner.SessionRunner`:
+the translate model's configuration (or an interpreter prompt on a conversational model),
+:class:`~voicecli.live.translation.TranslationState`, no barge-in (the speaker keeps talking
+while the translation plays), echo handling, and a poll loop that releases translation lines
+once their audio has played (so subtitle cues carry exact output positions), reports file
+progress and ends a file once the translation has caught up.
 """
 
 from __future__ import annotations
@@ -19,17 +18,21 @@ from __future__ import annotations
 import asyncio
 import time
 from dataclasses import dataclass
-from typing import Any
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
 
 from voicecli import catalog
 from voicecli import events as ev
-from voicecli.app import INPUT_END_TIMEOUT_S, ChatRunner
+from voicecli.app import INPUT_END_TIMEOUT_S
 from voicecli.audio import MIC_RATE
-from voicecli.audio.engine import MicPipeline, Sink, Source, build_mic
+from voicecli.audio.engine import MicPipeline, PlaybackReader, Sink, Source, build_mic
 from voicecli.audio.playout import PlayoutClock
 from voicecli.live.translation import TranslationState
 from voicecli.settings import Settings
 from voicecli.ui.outputs import EventBus
+
+if TYPE_CHECKING:
+    from voicecli.runner import SessionRunner
 
 POLL_S = 0.05
 PROGRESS_EVERY_S = 0.25
@@ -97,52 +100,88 @@ ECHO_NOTES = {
 }
 
 
-class TranslateRunner(ChatRunner):
-    """One ``voicecli translate`` session."""
+class TranslateMode:
+    """One ``voicecli translate`` session: see the module docstring."""
 
-    def __init__(self, settings: Settings, options: TranslateOptions, bus: EventBus,
-                 source: Source, sink: Sink, endpoint: str = "the Live API",
+    def __init__(self, settings: Settings, options: TranslateOptions,
                  echo: str = "none") -> None:
-        super().__init__(settings, bus, source, sink, tools={}, endpoint=endpoint)
+        self.settings = settings
         self.options = options
         self.echo = echo
         self.translate_model = uses_translate_model(settings.model)
-        self.playout = PlayoutClock(self.player.playback)
-        self.state = TranslationState(  # type: ignore[assignment]
-            self.playout, drained=lambda: self.player.playback.buffered_frames == 0)
+        self.state = TranslationState()
+        self.playout: PlayoutClock | None = None
+        self._runner: SessionRunner | None = None
 
-    # -- ChatRunner hooks ----------------------------------------------------------------
-    def _make_mic(self) -> MicPipeline:
-        if self.echo == "canceller":
-            # The chat pipeline's canceller, without barge-in (or its upstream gate): the
-            # speaker keeps talking while the translation plays, and all of it must go out.
-            return build_mic(self.player.playback, self.sink, "aec", barge_in=False,
-                             on_chunk=lambda pcm: self._threadsafe(self._on_mic_chunk, pcm),
-                             on_barge_in=lambda _turn: None)
-        return MicPipeline(self.player.playback, None,
-                           on_chunk=lambda pcm: self._threadsafe(self._on_mic_chunk, pcm),
-                           on_barge_in=lambda _turn: None,
-                           half_duplex=self.echo == "half-duplex")
+    @property
+    def runner(self) -> SessionRunner:
+        assert self._runner is not None, "attach() first"
+        return self._runner
 
-    def _on_mic_chunk(self, pcm: bytes) -> None:
-        self.state.on_input(len(pcm) / 2 / MIC_RATE)
-        super()._on_mic_chunk(pcm)
+    # -- SessionMode ----------------------------------------------------------------------
+    def attach(self, runner: SessionRunner) -> None:
+        self._runner = runner
+        playback = runner.player.playback
+        self.playout = PlayoutClock(playback)
+        self.state = TranslationState(self.playout, drained=lambda: playback.buffered_frames == 0)
 
-    # A continuous stream has no quiet moments and no tools: renew at once, settle nothing.
-    def _busy(self) -> bool:
-        return False
-
-    def _settle_before_reconnect(self) -> None:
-        pass
-
-    def _forget_unanswerable_calls(self) -> None:
-        pass
-
-    def _live_config(self, live_client: Any) -> Any:
+    def live_config(self, live_client: ModuleType) -> Any:
         o = self.options
         if self.translate_model:
             return live_client.make_translate_config(o.target, o.source, o.echo_target)
         return live_client.make_interpreter_config(self.settings)
+
+    def make_mic(self) -> MicPipeline:
+        runner = self.runner
+
+        def on_chunk(pcm: bytes) -> None:
+            runner.threadsafe(runner.send_mic_chunk, pcm)
+
+        if self.echo == "canceller":
+            # The chat pipeline's canceller, without barge-in (or its upstream gate): the
+            # speaker keeps talking while the translation plays, and all of it must go out.
+            return build_mic(runner.player.playback, runner.sink, "aec", barge_in=False,
+                             on_chunk=on_chunk, on_barge_in=lambda _turn: None)
+        return MicPipeline(runner.player.playback, None, on_chunk=on_chunk,
+                           on_barge_in=lambda _turn: None,
+                           half_duplex=self.echo == "half-duplex")
+
+    def reader(self) -> PlaybackReader:
+        assert self.playout is not None
+        return self.playout
+
+    def on_open(self) -> list[ev.Event]:
+        events: list[ev.Event] = [ev.SessionStarted(model=self.settings.model,
+                                                    detail=self.describe(),
+                                                    session_id=self.runner.conn.session_id)]
+        if not self.translate_model:
+            events.append(ev.Status(state="interpreter", detail=self.describe()))
+        if self.echo in ECHO_NOTES:
+            events.append(ev.Status(state="echo", detail=ECHO_NOTES[self.echo]))
+        source = self.runner.source
+        what = "reading the input" if getattr(source, "duration_s", None) else "speak now"
+        events.append(ev.Status(state="translating",
+                                detail=f"{self.describe()}; {what}; Ctrl-C to quit"))
+        return events
+
+    # A continuous stream has no quiet moments and no tools: renew at once, settle nothing.
+    def busy(self) -> bool:
+        return False
+
+    def on_mic_chunk(self, pcm: bytes) -> None:
+        self.state.on_input(len(pcm) / 2 / MIC_RATE)
+
+    def on_event(self, event: ev.Event) -> list[ev.Event]:
+        return []
+
+    def on_reconnecting(self) -> list[ev.Event]:
+        return []
+
+    def on_fresh_session(self) -> list[ev.Event]:
+        return []
+
+    def close(self) -> None:
+        pass
 
     def describe(self) -> str:
         """What this session does, for session_started and the status line."""
@@ -152,43 +191,42 @@ class TranslateRunner(ChatRunner):
         return (f"interpreter prompt on {self.settings.model} (a conversational model, not "
                 f"the translate model): translating into {into}")
 
-    def _on_connected(self, session: Any, mic: MicPipeline) -> None:
-        self.bus.emit(ev.SessionStarted(model=self.settings.model, detail=self.describe(),
-                                        session_id=getattr(session, "session_id", None)))
-        if not self.translate_model:
-            self.bus.emit(ev.Status(state="interpreter", detail=self.describe()))
-        if self.echo in ECHO_NOTES:
-            self.bus.emit(ev.Status(state="echo", detail=ECHO_NOTES[self.echo]))
-        self.sink.start(self.playout)  # type: ignore[arg-type]
-        self.source.start(mic)
-        what = "reading the input" if getattr(self.source, "duration_s", None) else "speak now"
-        self.bus.emit(ev.Status(state="translating", detail=f"{self.describe()}; {what}; "
-                                                            "Ctrl-C to quit"))
-
-    async def _finish_after_input(self) -> None:
+    async def until_input_done(self) -> None:
         """The poll loop: release played lines, report progress, end a file once caught up."""
-        duration = getattr(self.source, "duration_s", None)
+        runner = self.runner
+        source = runner.source
+        duration = getattr(source, "duration_s", None)
         last_progress = 0.0
         ended: float | None = None
         while True:
             await asyncio.sleep(POLL_S)
             for event in [*self.state.tick(), *self.state.release()]:
-                self.bus.emit(event)
+                runner.publish(event)
             now = time.monotonic()
-            finished = self.source.finished.is_set()
+            finished = source.finished.is_set()
             if duration and now - last_progress >= PROGRESS_EVERY_S:
                 last_progress = now
-                position = min(duration, getattr(self.source, "position_s", duration))
-                self.bus.emit(ev.Progress(position_s=position, duration_s=duration,
-                                          catching_up=finished))
+                position = min(duration, getattr(source, "position_s", duration))
+                runner.publish(ev.Progress(position_s=position, duration_s=duration,
+                                           catching_up=finished))
             if not finished:
                 continue
             ended = ended or now
-            quiet = now - self._last_server_msg > CAUGHT_UP_QUIET_S
+            quiet = now - runner.last_server_msg > CAUGHT_UP_QUIET_S
             if quiet and now - ended > CAUGHT_UP_QUIET_S and \
-                    not self.player.playback.is_playing(0.3):
+                    not runner.player.playback.is_playing(0.3):
                 return
             if now - ended > INPUT_END_TIMEOUT_S:
-                self.bus.emit(ev.ErrorEvent(message="input ended but the translation did not "
-                                            f"finish within {INPUT_END_TIMEOUT_S:.0f} s"))
+                runner.publish(ev.ErrorEvent(message="input ended but the translation did "
+                                             f"not finish within {INPUT_END_TIMEOUT_S:.0f} s"))
                 return
+
+
+def translate_runner(settings: Settings, options: TranslateOptions, bus: EventBus,
+                     source: Source, sink: Sink, endpoint: str = "the Live API",
+                     echo: str = "none") -> tuple[SessionRunner, TranslateMode]:
+    """A runner for one translation session, and its mode."""
+    from voicecli.runner import SessionRunner
+
+    mode = TranslateMode(settings, options, echo)
+    return SessionRunner(mode, settings, bus, source, sink, endpoint=endpoint), mode

@@ -217,12 +217,41 @@ class Player:
         self.playback.push(samples, turn)
 
 
+class FrameConsumer(Protocol):
+    """What a source feeds, from its own thread: :class:`MicPipeline`, or a wrapper of one
+    (the recorder's tap)."""
+
+    def process(self, samples: np.ndarray, t: float | None = None) -> None:
+        """``samples``: 16 kHz int16 whose first sample was captured at ``t`` (monotonic;
+        None: now, less the block's length)."""
+        ...
+
+    def note_xrun(self) -> None:
+        """The device over/underran."""
+        ...
+
+
+class PlaybackReader(Protocol):
+    """What a sink drains, from its own thread: :class:`PlaybackBuffer`, or a wrapper of
+    one (translate's playout clock, the recorder's tap)."""
+
+    def read_into(self, out: np.ndarray) -> int:
+        """Fill ``out`` with the next samples (silence where there are none); return how
+        many were real audio."""
+        ...
+
+
 class Source(Protocol):
     """Where microphone audio comes from; calls ``mic.process`` from its own thread."""
 
     finished: threading.Event  # set when a finite input (a file) has been consumed
 
-    def start(self, mic: MicPipeline) -> None: ...
+    @property
+    def xruns(self) -> int:
+        """Blocks the device reported as overrun so far (files: 0)."""
+        ...
+
+    def start(self, mic: FrameConsumer) -> None: ...
     def stop(self) -> None: ...
 
 
@@ -232,7 +261,12 @@ class Sink(Protocol):
     rate: int
     reference: ReferenceTap | None  # set before start(): gets a copy of every block played
 
-    def start(self, playback: PlaybackBuffer) -> None: ...
+    @property
+    def xruns(self) -> int:
+        """Blocks the device reported as underrun so far (files: 0)."""
+        ...
+
+    def start(self, playback: PlaybackReader) -> None: ...
     def stop(self) -> None: ...
 
 
@@ -301,7 +335,7 @@ class DeviceSource(_DeviceStream):
         super().__init__(device, rate, latency)
         self.finished = threading.Event()  # never set: a microphone does not end
 
-    def start(self, mic: MicPipeline) -> None:
+    def start(self, mic: FrameConsumer) -> None:
         to_mic_rate = StreamResampler(self.rate, MIC_RATE)
 
         def on_block(block: np.ndarray, t: float, xrun: bool) -> None:
@@ -334,7 +368,7 @@ class DeviceSink(_DeviceStream):
                                                                 else 20))
         self.reference: ReferenceTap | None = None
 
-    def start(self, playback: PlaybackBuffer) -> None:
+    def start(self, playback: PlaybackReader) -> None:
         ref = self.reference
 
         def on_block(out: np.ndarray, t: float, xrun: bool) -> None:
@@ -412,6 +446,8 @@ class FileSource:
     tell the user stopped talking; ``finished`` is set then.
     """
 
+    xruns = 0  # a file never drops out
+
     def __init__(self, path: str, stdin: BinaryIO | None = None, speed: float = 1.0) -> None:
         self.finished = threading.Event()
         self._samples = None if path == "-" else read_wav(path)
@@ -439,7 +475,7 @@ class FileSource:
             return from_bytes(data[: len(data) // 2 * 2]) if data else None
         return None
 
-    def start(self, mic: MicPipeline) -> None:
+    def start(self, mic: FrameConsumer) -> None:
         silence = np.zeros(FRAME_SAMPLES, dtype=np.int16)
 
         def tick() -> None:
@@ -459,6 +495,8 @@ class FileSink:
     """Writes what the speaker would play to a 24 kHz WAV, from the first reply sample on
     (``keep_leading``: from the moment it starts, so the WAV lines up with the input)."""
 
+    xruns = 0  # a file never drops out
+
     def __init__(self, path: str, speed: float = 1.0, keep_leading: bool = False) -> None:
         self.path = path
         self.keep_leading = keep_leading
@@ -467,7 +505,7 @@ class FileSink:
         self._recorded: list[np.ndarray] = []
         self._pacer = _Pacer("file-sink", speed)
 
-    def start(self, playback: PlaybackBuffer) -> None:
+    def start(self, playback: PlaybackReader) -> None:
         out = np.zeros(self.rate // 50, dtype=np.int16)
         ref = self.reference
 
@@ -489,10 +527,12 @@ class FileSink:
 class NullSource:
     """No microphone (``--text``): nothing is captured, and it never finishes."""
 
+    xruns = 0  # a file never drops out
+
     def __init__(self) -> None:
         self.finished = threading.Event()
 
-    def start(self, mic: MicPipeline) -> None:
+    def start(self, mic: FrameConsumer) -> None:
         pass
 
     def stop(self) -> None:
@@ -503,14 +543,20 @@ class NullSink:
     """No speaker (``--mute-speaker``): reply audio is drained in real time and discarded,
     so playback state (and barge-in) behaves as if it were played."""
 
+    xruns = 0  # a file never drops out
+
     def __init__(self, speed: float = 1.0) -> None:
         self.rate = SPEAKER_RATE
         self.reference: ReferenceTap | None = None  # nothing is played: nothing to cancel
         self._pacer = _Pacer("null-sink", speed)
 
-    def start(self, playback: PlaybackBuffer) -> None:
+    def start(self, playback: PlaybackReader) -> None:
         out = np.zeros(self.rate // 50, dtype=np.int16)
-        self._pacer.run(lambda: playback.read_into(out))
+
+        def tick() -> None:
+            playback.read_into(out)
+
+        self._pacer.run(tick)
 
     def stop(self) -> None:
         self._pacer.stop()

@@ -14,13 +14,12 @@ import tempfile
 import threading
 import time
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
 from voicecli.audio import MIC_RATE
-from voicecli.audio.engine import MicPipeline, Sink, Source, write_wav
-from voicecli.audio.playback import PlaybackBuffer
+from voicecli.audio.echo import ReferenceTap
+from voicecli.audio.engine import FrameConsumer, PlaybackReader, Sink, Source, write_wav
 from voicecli.audio.resample import resample
 from voicecli.errors import DeviceError
 
@@ -47,9 +46,10 @@ class _Track:
         self.blocks: collections.deque[np.ndarray] = collections.deque()
         self.start: float | None = None
 
-    def tap(self, block: np.ndarray) -> None:
+    def tap(self, block: np.ndarray, t: float | None = None) -> None:
+        """Queue ``block`` (16 kHz), captured from ``t`` on (None: it just ended)."""
         if self.start is None:
-            self.start = time.monotonic() - len(block) / MIC_RATE  # mic blocks are 16 kHz
+            self.start = time.monotonic() - len(block) / MIC_RATE if t is None else t
         self.blocks.append(block.copy())
 
     def drain(self) -> None:
@@ -106,21 +106,24 @@ class SessionRecorder:
 
 
 class _TapMic:
-    """Looks like a MicPipeline to a source; records each 16 kHz block, then passes it on."""
+    """Sits between a source and its consumer: records each 16 kHz block, then passes it on."""
 
-    def __init__(self, mic: MicPipeline, track: _Track) -> None:
+    def __init__(self, mic: FrameConsumer, track: _Track) -> None:
         self._mic = mic
         self._track = track
 
-    def process(self, samples: np.ndarray) -> None:
-        self._track.tap(samples)
-        self._mic.process(samples)
+    def process(self, samples: np.ndarray, t: float | None = None) -> None:
+        self._track.tap(samples, t)
+        self._mic.process(samples, t)
+
+    def note_xrun(self) -> None:
+        self._mic.note_xrun()
 
 
 class _TapPlayback:
-    """Looks like the playback buffer to a sink; records what each read produced."""
+    """Sits between the playback and a sink: records what each read produced."""
 
-    def __init__(self, playback: PlaybackBuffer, track: _Track, rate: int) -> None:
+    def __init__(self, playback: PlaybackReader, track: _Track, rate: int) -> None:
         self._playback = playback
         self._track = track
         self._rate = rate
@@ -131,9 +134,6 @@ class _TapPlayback:
             self._track.start = time.monotonic() - len(out) / self._rate
         self._track.blocks.append(out.copy())
         return n
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._playback, name)
 
 
 class RecordingSource:
@@ -146,10 +146,10 @@ class RecordingSource:
 
     @property
     def xruns(self) -> int:
-        return getattr(self._source, "xruns", 0)
+        return self._source.xruns
 
-    def start(self, mic: MicPipeline) -> None:
-        self._source.start(_TapMic(mic, self._recorder.mic))  # type: ignore[arg-type]
+    def start(self, mic: FrameConsumer) -> None:
+        self._source.start(_TapMic(mic, self._recorder.mic))
 
     def stop(self) -> None:
         self._source.stop()
@@ -166,20 +166,19 @@ class RecordingSink:
 
     @property
     def xruns(self) -> int:
-        return getattr(self._sink, "xruns", 0)
+        return self._sink.xruns
 
     @property
-    def reference(self) -> Any:
+    def reference(self) -> ReferenceTap | None:
         """The echo canceller's reference tap lives on the real speaker."""
-        return getattr(self._sink, "reference", None)
+        return self._sink.reference
 
     @reference.setter
-    def reference(self, tap: Any) -> None:
+    def reference(self, tap: ReferenceTap | None) -> None:
         self._sink.reference = tap
 
-    def start(self, playback: PlaybackBuffer) -> None:
-        self._sink.start(_TapPlayback(playback, self._recorder.speaker,  # type: ignore[arg-type]
-                                      self.rate))
+    def start(self, playback: PlaybackReader) -> None:
+        self._sink.start(_TapPlayback(playback, self._recorder.speaker, self.rate))
 
     def stop(self) -> None:
         try:

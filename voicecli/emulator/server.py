@@ -161,9 +161,7 @@ class Emulator:
                     try:
                         frame = recv.result()
                     except ConnectionClosed as e:
-                        rcvd = e.rcvd
-                        session.connection_lost(time.monotonic(), rcvd and rcvd.code,
-                                                rcvd.reason if rcvd else "")
+                        _lost(session, e)
                         return
                     recv = None
                     session.receive(frame, time.monotonic())
@@ -181,9 +179,7 @@ class Emulator:
                     else:
                         await ws.send(wire_json(out.message))
         except ConnectionClosed as e:
-            rcvd = e.rcvd
-            session.connection_lost(time.monotonic(), rcvd and rcvd.code,
-                                    rcvd.reason if rcvd else "")
+            _lost(session, e)
         finally:
             if recv is not None and not recv.done():
                 recv.cancel()
@@ -191,6 +187,13 @@ class Emulator:
                     await recv
             elif recv is not None and not recv.cancelled():
                 recv.exception()  # retrieved: the close it reports is expected
+
+
+def _lost(session: Session, closed: ConnectionClosed) -> None:
+    """Tell ``session`` the client went away, with the close it sent (if any)."""
+    rcvd = closed.rcvd
+    session.connection_lost(time.monotonic(), rcvd.code if rcvd else None,
+                            rcvd.reason if rcvd else "")
 
 
 async def _stall(ws: ServerConnection, seconds: float) -> None:

@@ -26,6 +26,7 @@ Injected faults (:mod:`~voicecli.emulator.faults`) come out as :class:`Drop`,
 
 from __future__ import annotations
 
+import functools
 import heapq
 import itertools
 import json
@@ -297,7 +298,7 @@ class Session:
             if not fault.applies_to(self.connection):
                 continue
             if fault.at_s is not None:
-                self._at(now + fault.at_s, lambda n, f=fault: self._fire(f, n))
+                self._at(now + fault.at_s, functools.partial(self._fire_at, fault))
             else:
                 self._faults.append(fault)
 
@@ -312,9 +313,9 @@ class Session:
             if fault.on in names or (fault.after_messages is not None
                                      and self._sent_count >= fault.after_messages):
                 self._faults.remove(fault)
-                self._at(now + fault.delay_s, lambda n, f=fault: self._fire(f, n))
+                self._at(now + fault.delay_s, functools.partial(self._fire_at, fault))
 
-    def _fire(self, fault: Fault, now: float) -> Output:
+    def _fire_at(self, fault: Fault, now: float) -> Output:
         self.record.event(now, "fault", kind=fault.kind)
         if fault.kind == "drop":
             return Drop()

@@ -6,6 +6,8 @@ This module imports google-genai (≈0.5 s), so only the session path imports it
 from __future__ import annotations
 
 import ssl
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 from google import genai
@@ -16,6 +18,19 @@ from voicecli.settings import Credentials, Settings
 from voicecli.tools.builtin import Tool
 
 MIC_MIME = "audio/pcm;rate=16000"
+
+# Opens one Live connection: (model, config) -> ``async with`` yielding an AsyncSession.
+Dialer = Callable[[str, types.LiveConnectConfig], AbstractAsyncContextManager[Any]]
+
+
+def make_dialer(creds: Credentials, **ws_args: Any) -> Dialer:
+    """How to open each connection of a session for ``creds``."""
+    client = make_client(creds, **ws_args)
+
+    def dial(model: str, config: types.LiveConnectConfig) -> AbstractAsyncContextManager[Any]:
+        return client.aio.live.connect(model=model, config=config)
+
+    return dial
 
 
 def make_client(creds: Credentials, **ws_args: Any) -> genai.Client:

@@ -20,7 +20,7 @@ from google.genai import types
 
 from voicecli import events as ev
 from voicecli.errors import SessionError
-from voicecli.live.client import activity, audio_blob
+from voicecli.live.client import Dialer, activity, audio_blob
 from voicecli.live.errors import describe_failure
 from voicecli.live.reconnect import (
     Failure,
@@ -41,10 +41,10 @@ CLOSE_TIMEOUT_S = 1.0  # closing a dead connection must not hold up the new one
 class LiveConnection:
     """A resilient Live session. Use as ``async with``; read :meth:`messages`."""
 
-    def __init__(self, client: Any, model: str, config: types.LiveConnectConfig,
+    def __init__(self, dial: Dialer, model: str, config: types.LiveConnectConfig,
                  policy: ReconnectPolicy, *, emit: Callable[[ev.Event], None],
                  busy: Callable[[], bool], endpoint: str) -> None:
-        self._client = client
+        self._dial = dial
         self._model = model
         self._config = config
         self.policy = policy
@@ -61,7 +61,7 @@ class LiveConnection:
         self._wake = asyncio.Event()
         self._planned = False  # we closed the connection on purpose (goAway)
         self._closing = False
-        self._last_loud = float("-inf")
+        self.last_loud = float("-inf")  # when a loud chunk was last queued (monotonic)
         self._tasks: list[asyncio.Task[None]] = []
         self._go_away: asyncio.Task[None] | None = None
         self._connected_at = 0.0
@@ -96,7 +96,7 @@ class LiveConnection:
             resumption = types.SessionResumptionConfig(handle=handle,
                                                        transparent=base.transparent)
             config = config.model_copy(update={"session_resumption": resumption})
-        cm = self._client.aio.live.connect(model=self._model, config=config)
+        cm = self._dial(self._model, config)
         session = await cm.__aenter__()
         self._cm, self._session = cm, session
         self._connected_at = time.monotonic()
@@ -112,7 +112,7 @@ class LiveConnection:
     def send_audio(self, pcm: bytes) -> None:
         """Queue 16 kHz PCM (never blocks; buffered while reconnecting)."""
         if is_loud(pcm):
-            self._last_loud = time.monotonic()
+            self.last_loud = time.monotonic()
         self.send("audio", pcm)
 
     def send_tool_response(self, responses: list[Any]) -> None:
@@ -189,7 +189,7 @@ class LiveConnection:
             self._go_away = asyncio.create_task(self._act_on_go_away(deadline))
 
     def _quiet(self) -> bool:
-        recent_voice = time.monotonic() - self._last_loud < self.policy.quiet_after_voice_s
+        recent_voice = time.monotonic() - self.last_loud < self.policy.quiet_after_voice_s
         return not recent_voice and not self._busy()
 
     async def _act_on_go_away(self, deadline: float) -> None:

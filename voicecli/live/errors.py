@@ -57,11 +57,11 @@ def describe_failure(exc: BaseException, endpoint: str) -> SessionError:
     if isinstance(exc, DefaultCredentialsError):
         return SessionError("no Google Cloud credentials for Vertex AI: run 'gcloud auth "
                             "application-default login' or set GOOGLE_APPLICATION_CREDENTIALS")
-    cause = exc
-    while cause.__cause__ or cause.__context__:
+    cause: BaseException = exc
+    while (deeper := cause.__cause__ or cause.__context__) is not None:
         if isinstance(cause, ssl.SSLError | socket.gaierror | ConnectionRefusedError):
             break
-        cause = cause.__cause__ or cause.__context__  # type: ignore[assignment]
+        cause = deeper
     if isinstance(cause, ssl.SSLCertVerificationError):
         return SessionError(f"TLS certificate of {endpoint} not trusted ({cause.verify_message}); "
                             "use --ca-cert PATH for a private endpoint")

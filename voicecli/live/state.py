@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import base64
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from voicecli import events as ev
 
@@ -105,7 +105,7 @@ class ConversationState:
         """The held barge-in was real (decided here): drop the rest of the turn."""
         return self._confirm("local")
 
-    def _confirm(self, by: str) -> list[ev.Event]:
+    def _confirm(self, by: Literal["local", "server"]) -> list[ev.Event]:
         turn, self.held_turn = self.held_turn, 0
         if not turn:
             return []
@@ -114,7 +114,7 @@ class ConversationState:
             out.extend(self._finish_assistant(interrupted=True))
         self._held_line = False
         self.interrupted_turn = max(self.interrupted_turn, turn)
-        out.append(ev.BargeInConfirmed(turn=turn, by=by))  # type: ignore[arg-type]
+        out.append(ev.BargeInConfirmed(turn=turn, by=by))
         return out
 
     def on_message(self, msg: Any) -> list[ev.Event]:

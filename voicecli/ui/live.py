@@ -54,9 +54,10 @@ def next_state(state: str, event: ev.Event) -> str:
             return "you are speaking"
         case ev.UserTranscript(final=True) | ev.TextInput() | ev.PushToTalk(active=False):
             return "thinking" if state != "speaking" else state
-        case ev.AssistantAudio() | ev.AssistantTranscript(final=False) | ev.ToolCall():
-            return "speaking" if isinstance(event, ev.AssistantAudio | ev.AssistantTranscript) \
-                else "thinking"
+        case ev.ReplyStarted() | ev.AssistantTranscript(final=False):
+            return "speaking"
+        case ev.ToolCall():
+            return "thinking"
         case ev.Interrupted(source="local"):
             return "you are speaking"
         case ev.Interrupted() | ev.TurnComplete():
