@@ -84,9 +84,14 @@ class ChatMode:
         for kind, payload in self._early:
             conn.send(kind, payload)
         self._early.clear()
-        return [ev.SessionStarted(model=self.settings.model, voice=self.settings.voice,
-                                  session_id=conn.session_id),
-                ev.Status(state="listening", detail=self._listening_hint())]
+        events: list[ev.Event] = [ev.SessionStarted(model=self.settings.model,
+                                                    voice=self.settings.voice,
+                                                    session_id=conn.session_id)]
+        if not self.settings.live.interruption:
+            events.append(ev.Notice(message="--no-interruption: every reply plays to its end, "
+                                    "even when you talk over it (local barge-in is off)"))
+        events.append(ev.Status(state="listening", detail=self._listening_hint()))
+        return events
 
     def busy(self) -> bool:
         """Not a quiet moment to renew the connection (see LiveConnection)."""

@@ -14,9 +14,19 @@ DEFAULT_MODEL = "gemini-3.8-live"
 TRANSLATE_MODEL = "gemini-3.5-live-translate-preview"
 
 
+# Live settings (voicecli.settings.LiveOptions) a conversational model takes.
+CONVERSATION_SETTINGS = frozenset({"vad", "interruption", "turn_coverage", "temperature"})
+
+
 @dataclass(frozen=True)
 class ModelInfo:
-    """What one Live model supports."""
+    """What one Live model supports.
+
+    ``settings``: which of the Live settings it takes (``vad``: the automatic activity
+    detection options; ``interruption``: ``activity_handling``; ``turn_coverage``;
+    ``temperature``). ``proactive_audio``: ``always`` (on, cannot be turned off),
+    ``optional`` or ``no``.
+    """
 
     id: str
     summary: str
@@ -24,26 +34,29 @@ class ModelInfo:
     system_instruction: bool = True
     thinking_levels: tuple[str, ...] = ()
     affective_dialog: bool = False
+    proactive_audio: str = "no"
     translation: bool = False
     mid_session_text: bool = True
     vertex: bool = False
+    settings: frozenset[str] = CONVERSATION_SETTINGS
 
 
 MODELS: dict[str, ModelInfo] = {
     m.id: m
     for m in (
         ModelInfo(DEFAULT_MODEL, "conversation (Gemini API default), async function calls",
-                  vertex=True),
+                  proactive_audio="always", vertex=True),
         ModelInfo("gemini-3.8-live-extended-thinking", "conversation with extended thinking",
-                  thinking_levels=("low", "medium", "high")),
+                  thinking_levels=("low", "medium", "high"), proactive_audio="always"),
         ModelInfo("gemini-3.1-flash-live-preview", "previous preview",
                   mid_session_text=False),
         ModelInfo("gemini-2.5-flash-native-audio-preview-12-2025", "previous native audio preview",
-                  affective_dialog=True),
+                  affective_dialog=True, proactive_audio="optional"),
         ModelInfo("gemini-live-2.5-flash-native-audio", "Vertex AI GA native audio",
-                  affective_dialog=True, vertex=True),
+                  affective_dialog=True, proactive_audio="optional", vertex=True),
         ModelInfo(TRANSLATE_MODEL, "live speech-to-speech translation", tools=False,
-                  system_instruction=False, translation=True, mid_session_text=False),
+                  system_instruction=False, translation=True, mid_session_text=False,
+                  settings=frozenset({"vad"})),
     )
 }
 
@@ -74,6 +87,12 @@ LANGUAGES: dict[str, str] = {
     "ta-IN": "Tamil (India)", "te-IN": "Telugu (India)", "th-TH": "Thai", "tr-TR": "Turkish",
     "vi-VN": "Vietnamese",
 }
+
+
+def models_with(test: str) -> list[str]:
+    """Ids of the known models for which ``test`` (a ModelInfo attribute) is true-ish."""
+    return [m.id for m in MODELS.values()
+            if getattr(m, test) not in (False, (), "no", None)]
 
 
 def model_info(model: str) -> ModelInfo | None:
@@ -137,8 +156,32 @@ TRANSLATE_LANGUAGES: dict[str, str] = {
 }
 
 
+# ISO 639-2 (bibliographic and terminology) and 639-3 codes of the translation languages.
+ISO639_3: dict[str, str] = {
+    "afr": "af", "amh": "am", "ara": "ar", "arb": "ar", "aze": "az", "azj": "az",
+    "bel": "be", "bul": "bg", "ben": "bn", "bos": "bs", "cat": "ca", "ces": "cs", "cze": "cs",
+    "cym": "cy", "wel": "cy", "dan": "da", "deu": "de", "ger": "de", "ell": "el", "gre": "el",
+    "eng": "en", "spa": "es", "est": "et", "ekk": "et", "eus": "eu", "baq": "eu",
+    "fas": "fa", "per": "fa", "pes": "fa", "fin": "fi", "fra": "fr", "fre": "fr",
+    "gle": "ga", "glg": "gl", "guj": "gu", "heb": "he", "hin": "hi", "hrv": "hr",
+    "hun": "hu", "hye": "hy", "arm": "hy", "ind": "id", "isl": "is", "ice": "is",
+    "ita": "it", "jpn": "ja", "jav": "jv", "kat": "ka", "geo": "ka", "kaz": "kk",
+    "khm": "km", "kan": "kn", "kor": "ko", "lao": "lo", "lit": "lt", "lav": "lv",
+    "lvs": "lv", "mkd": "mk", "mac": "mk", "mal": "ml", "mon": "mn", "khk": "mn",
+    "mar": "mr", "msa": "ms", "may": "ms", "zsm": "ms", "mya": "my", "bur": "my",
+    "nep": "ne", "npi": "ne", "nld": "nl", "dut": "nl", "nor": "no", "nob": "no",
+    "pan": "pa", "pol": "pl", "por": "pt", "ron": "ro", "rum": "ro", "rus": "ru",
+    "sin": "si", "slk": "sk", "slo": "sk", "slv": "sl", "sqi": "sq", "alb": "sq",
+    "als": "sq", "srp": "sr", "swe": "sv", "swa": "sw", "swh": "sw", "tam": "ta",
+    "tel": "te", "tha": "th", "tur": "tr", "ukr": "uk", "urd": "ur", "uzb": "uz",
+    "uzn": "uz", "vie": "vi", "zho": "zh", "chi": "zh", "cmn": "zh", "zul": "zu",
+    "tgl": "fil",
+}
+
+
 def resolve_translate_language(code: str) -> str:
-    """Canonical form of a translation language: ``de``, ``DE`` → ``de``; ``de_de`` → ``de-DE``.
+    """Canonical form of a translation language: ``de``, ``DE``, ``deu`` → ``de``;
+    ``de_de`` → ``de-DE``.
 
     The base language must be one the translate model supports; a region (two letters or
     three digits, e.g. ``es-419``) may follow. Raises ValueError with a did-you-mean.
@@ -146,6 +189,7 @@ def resolve_translate_language(code: str) -> str:
     wanted = code.strip().replace("_", "-")
     base, _, region = wanted.partition("-")
     base = base.lower()
+    base = ISO639_3.get(base, base)  # deu, ger -> de
     region_ok = region == "" or (len(region) == 2 and region.isalpha()) \
         or (len(region) == 3 and region.isdigit())
     if base in TRANSLATE_LANGUAGES and region_ok:

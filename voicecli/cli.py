@@ -81,6 +81,86 @@ PTT_KEY_HELP = ("Push-to-talk (needs a terminal): Space on an empty input line t
                 "it to start and again to stop (any terminal), or hold it (where the "
                 "terminal repeats held keys).")
 
+# -- options chat and translate share, declared once -------------------------------------
+SessionProfileOpt = Annotated[str | None, typer.Option(
+    "--profile", help="Use [profiles.NAME] of the config file (or VOICECLI_PROFILE).")]
+VertexOpt = Annotated[bool, typer.Option(
+    "--vertex", help="Use Vertex AI (GOOGLE_CLOUD_PROJECT, GOOGLE_CLOUD_LOCATION, ADC).")]
+BaseUrlOpt = Annotated[str | None, typer.Option(
+    "--base-url", help="Custom endpoint (a proxy), e.g. https://proxy.example; its auth may "
+    "be a --header instead of a key.")]
+UrlOpt = Annotated[str | None, typer.Option(
+    "--url", help="A proxy's own WebSocket URL, e.g. "
+    "wss://HOST/v1beta/models/{model}/liveStream ({model} is filled in; a key goes as ?key=).")]
+ApiVersionOpt = Annotated[str | None, typer.Option(
+    "--api-version", help="API version (v1, v1beta, v1alpha).")]
+HeaderOpt = Annotated[list[str] | None, typer.Option(
+    "--header", help="Extra header 'Name: value' (repeatable).")]
+CaCertOpt = Annotated[str | None, typer.Option(
+    "--ca-cert", help="Trust this CA/certificate PEM for a private TLS endpoint.")]
+InputDeviceOpt = Annotated[str | None, typer.Option(
+    "--input-device", help="Microphone: index or name substring.")]
+OutputDeviceOpt = Annotated[str | None, typer.Option(
+    "--output-device", help="Speaker: index or name substring.")]
+InputOpt = Annotated[str | None, typer.Option(
+    "--input", help="A WAV file (any rate) instead of the microphone, or '-' for raw 16 kHz "
+    "s16le on stdin.")]
+OutputOpt = Annotated[str | None, typer.Option(
+    "--output", help="Write the audio to a 24 kHz WAV instead of the speaker.")]
+FormatOpt = Annotated[str | None, typer.Option(
+    "--format", help="stdout format: text or jsonl. Default text.")]
+TranscriptOpt = Annotated[str | None, typer.Option(
+    "--transcript", help="Append finished lines to this file.")]
+EmulatorOpt = Annotated[bool, typer.Option(
+    "--emulator", help="Talk to a built-in offline Live API emulator (no key needed).")]
+ScenarioOpt = Annotated[str | None, typer.Option(
+    "--scenario", help="With --emulator: a scenario file, or 'parrot'.")]
+QuietOpt = Annotated[bool, typer.Option(
+    "--quiet", "-q", help="No status lines or summary on stderr.")]
+VadStartOpt = Annotated[str | None, typer.Option(
+    "--vad-start-sensitivity", help="The server's voice detection: how easily speech "
+    "starts (low or high).")]
+VadEndOpt = Annotated[str | None, typer.Option(
+    "--vad-end-sensitivity", help="How easily speech ends (low or high).")]
+VadPrefixOpt = Annotated[int | None, typer.Option(
+    "--vad-prefix-padding-ms", help="Speech needed before a start of speech is committed.")]
+VadSilenceOpt = Annotated[int | None, typer.Option(
+    "--vad-silence-ms", help="Silence that ends the user's turn.")]
+
+LIVE_KEYS = ("vad_start_sensitivity", "vad_end_sensitivity", "vad_prefix_padding_ms",
+             "vad_silence_ms")
+
+
+def _merged(flags: dict[str, Any], profile: str | None) -> Any:
+    """Flags over ``VOICECLI_*`` over the config file over defaults, every value checked."""
+    from voicecli import config as cfg
+
+    return cfg.merge(flags, os.environ, cfg.read_config(cfg.config_path()), profile)
+
+
+def _check_common(*, emulator: bool, scenario: str | None, base_url: str | None,
+                  url: str | None, ca_cert: str | None, vertex: bool, header: list[str] | None,
+                  input: str | None, outputs: dict[str, str | None]) -> None:
+    """What chat and translate check alike, before anything starts: the endpoint flags (the
+    same way with or without --emulator) and that every output can be written."""
+    from voicecli import settings as st
+    from voicecli.outfiles import check_writable
+
+    st.check_endpoint_flags(base_url=base_url, url=url, ca_cert=ca_cert, headers=header)
+    if scenario is not None and not emulator:
+        raise ConfigError("--scenario only applies with --emulator")
+    if emulator:
+        for flag, given in (("--base-url", base_url), ("--url", url), ("--ca-cert", ca_cert),
+                            ("--vertex", vertex or None)):
+            if given is not None:
+                raise ConfigError(f"{flag} does not apply with --emulator (it runs its own "
+                                  "endpoint)")
+    for flag, path in outputs.items():
+        if path is not None:
+            if path == input:
+                raise ConfigError(f"{flag} would overwrite --input {path}")
+            check_writable(path, flag)
+
 
 @app.command(epilog="Settings come from flags, then VOICECLI_* environment variables, then "
                     "the config file ('voicecli config path'), then defaults. In the live view "
@@ -98,31 +178,19 @@ def chat(
     system: Annotated[str | None, typer.Option(help="System instruction text.")] = None,
     system_file: Annotated[str | None, typer.Option(help="Read the system instruction "
                                                          "from a file.")] = None,
-    profile: Annotated[str | None, typer.Option(help="Use [profiles.NAME] of the config "
-                                                     "file (or VOICECLI_PROFILE).")] = None,
-    vertex: Annotated[bool, typer.Option(help="Use Vertex AI (GOOGLE_CLOUD_PROJECT, "
-                                              "GOOGLE_CLOUD_LOCATION, ADC).")] = False,
-    base_url: Annotated[str | None, typer.Option(help="Custom endpoint (proxy), "
-                                                      "e.g. https://proxy.example")] = None,
-    api_version: Annotated[str | None, typer.Option(help="API version (v1, v1beta, v1alpha)."
-                                                    )] = None,
-    header: Annotated[list[str] | None, typer.Option(help="Extra header 'Name: value' "
-                                                          "(repeatable).")] = None,
-    ca_cert: Annotated[str | None, typer.Option(help="Trust this CA/certificate PEM for a "
-                                                     "private TLS endpoint.")] = None,
-    input_device: Annotated[str | None, typer.Option(help="Microphone: index or name "
-                                                          "substring.")] = None,
-    output_device: Annotated[str | None, typer.Option(help="Speaker: index or name "
-                                                           "substring.")] = None,
-    input: Annotated[str | None, typer.Option("--input", help="Use a WAV file as the "
-                                              "microphone, or '-' for raw 16 kHz s16le "
-                                              "on stdin.")] = None,
-    output: Annotated[str | None, typer.Option("--output", help="Write the reply audio to "
-                                               "a WAV file instead of the speaker.")] = None,
-    format: Annotated[str | None, typer.Option("--format", help="stdout format: text or "
-                                               "jsonl. Default text.")] = None,
-    transcript: Annotated[str | None, typer.Option(help="Append finished lines to this "
-                                                        "file.")] = None,
+    profile: SessionProfileOpt = None,
+    vertex: VertexOpt = False,
+    base_url: BaseUrlOpt = None,
+    url: UrlOpt = None,
+    api_version: ApiVersionOpt = None,
+    header: HeaderOpt = None,
+    ca_cert: CaCertOpt = None,
+    input_device: InputDeviceOpt = None,
+    output_device: OutputDeviceOpt = None,
+    input: InputOpt = None,
+    output: OutputOpt = None,
+    format: FormatOpt = None,
+    transcript: TranscriptOpt = None,
     record: Annotated[str | None, typer.Option(help="Save the session as a stereo WAV: "
                                                     "microphone left, assistant right."
                                                )] = None,
@@ -144,32 +212,54 @@ def chat(
     half_duplex: Annotated[bool, typer.Option("--half-duplex", help="Mute the mic while the "
                                               "assistant speaks (last resort when the echo "
                                               "canceller fails; see 'doctor --echo').")] = False,
-    emulator: Annotated[bool, typer.Option(help="Talk to a built-in offline Live API "
-                                                "emulator (no key needed).")] = False,
-    scenario: Annotated[str | None, typer.Option(help="With --emulator: a scenario file, or "
-                                                      "'parrot'.")] = None,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No status lines or summary "
-                                        "on stderr.")] = False,
+    emulator: EmulatorOpt = False,
+    scenario: ScenarioOpt = None,
+    quiet: QuietOpt = False,
     compression: Annotated[bool, typer.Option(help="Context window compression (sliding "
                                                    "window), so sessions can run for hours."
                                               )] = True,
     compression_trigger_tokens: Annotated[int | None, typer.Option(
         help="Compress the context once it reaches this many tokens (default: the "
              "server's).")] = None,
+    vad_start_sensitivity: VadStartOpt = None,
+    vad_end_sensitivity: VadEndOpt = None,
+    vad_prefix_padding_ms: VadPrefixOpt = None,
+    vad_silence_ms: VadSilenceOpt = None,
+    interruption: Annotated[bool | None, typer.Option(
+        "--interruption/--no-interruption", help="--no-interruption: the reply always plays "
+        "to its end, whoever talks (the server's NO_INTERRUPTION; local barge-in is off "
+        "too).")] = None,
+    turn_coverage: Annotated[str | None, typer.Option(
+        help="What a user turn includes: 'activity' (only detected speech) or 'all' (all "
+             "input since the last turn).")] = None,
+    temperature: Annotated[float | None, typer.Option(help="Sampling temperature, 0 to 2."
+                                                      )] = None,
+    thinking: Annotated[str | None, typer.Option(
+        help="Thinking level (low, medium, high) on the models that take one.")] = None,
+    proactive_audio: Annotated[bool | None, typer.Option(
+        "--proactive-audio/--no-proactive-audio", help="Let the model decide not to answer "
+        "speech that is not meant for it (models that have it).")] = None,
+    affective_dialog: Annotated[bool | None, typer.Option(
+        "--affective-dialog", help="Let the model adapt its tone to the user's (models "
+        "that have it).")] = None,
 ) -> None:
     """Have a spoken conversation (microphone in, speaker out, transcript on stdout)."""
-    from voicecli import config as cfg
     from voicecli import settings as st
 
     flags = dict(model=model, voice=voice, language=language, system=system,
                  input_device=input_device, output_device=output_device, format=format,
                  tools=tools, barge_in=barge_in, push_to_talk=push_to_talk,
-                 mute_speaker=mute_speaker, base_url=base_url, api_version=api_version)
-    conf = cfg.merge(flags, os.environ, cfg.read_config(cfg.config_path()), profile)
-    if conf["format"] not in ("text", "jsonl"):
-        raise ConfigError(f"--format must be 'text' or 'jsonl', got {conf['format']!r}")
-    if scenario is not None and not emulator:
-        raise ConfigError("--scenario only applies with --emulator")
+                 mute_speaker=mute_speaker, base_url=base_url, api_version=api_version,
+                 vad_start_sensitivity=vad_start_sensitivity,
+                 vad_end_sensitivity=vad_end_sensitivity,
+                 vad_prefix_padding_ms=vad_prefix_padding_ms, vad_silence_ms=vad_silence_ms,
+                 interruption=interruption, turn_coverage=turn_coverage,
+                 temperature=temperature, thinking=thinking, proactive_audio=proactive_audio,
+                 affective_dialog=affective_dialog)
+    conf = _merged(flags, profile)
+    _check_common(emulator=emulator, scenario=scenario, base_url=base_url, url=url,
+                  ca_cert=ca_cert, vertex=vertex, header=header, input=input,
+                  outputs={"--output": output, "--record": record, "--transcript": transcript})
     if compression_trigger_tokens is not None and compression_trigger_tokens < 2:
         raise ConfigError("--compression-trigger-tokens must be a positive number of tokens")
     live = sys.stdout.isatty() and sys.stdin.isatty() and conf["format"] == "text"
@@ -180,46 +270,57 @@ def chat(
         raise ConfigError(f"{what} needs a terminal on stdin and stdout (and --format text)")
     if conf["push_to_talk"] and (text or input is not None):
         raise ConfigError("--push-to-talk needs the microphone (not --text or --input)")
-    voice_name, lang = st.validate_choices(conf["voice"], conf["language"])
     if system is not None or system_file is not None:
         system_instruction = st.read_system_instruction(system, system_file)
     else:
         system_instruction = conf["system"]
     if headphones and half_duplex:
         raise ConfigError("--headphones and --half-duplex exclude each other")
+    live_options = st.LiveOptions.from_values(conf.values)
+    st.check_live_options(conf["model"], live_options, push_to_talk=conf["push_to_talk"])
     echo_mode = "headphones" if headphones else "half_duplex" if half_duplex else "aec"
     with _maybe_emulator(emulator, scenario) as emu:
-        creds, endpoint = _credentials(emu, conf, vertex=vertex, api_version=api_version,
-                                       header=header, ca_cert=ca_cert)
+        creds, endpoint = _credentials(emu, conf, vertex=vertex, url=url,
+                                       api_version=api_version, header=header, ca_cert=ca_cert)
         settings = st.Settings(
-            model=conf["model"], voice=voice_name, language=lang,
+            model=conf["model"], voice=conf["voice"], language=conf["language"],
             system_instruction=system_instruction, credentials=creds,
             input_device=conf["input_device"], output_device=conf["output_device"],
             input_file=input, output_file=output, output_format=conf["format"],
-            transcript_file=transcript, tools=conf["tools"], barge_in=conf["barge_in"],
+            transcript_file=transcript, tools=conf["tools"],
+            # NO_INTERRUPTION: the reply plays to its end, so nothing may cut it locally.
+            barge_in=conf["barge_in"] and live_options.interruption,
             push_to_talk=conf["push_to_talk"], text_only=text,
             mute_speaker=conf["mute_speaker"], record_file=record,
-            echo_mode=echo_mode,
+            echo_mode=echo_mode, live=live_options,
             compression=compression, compression_trigger_tokens=compression_trigger_tokens,
         )
         code = run_chat(settings, endpoint, quiet=quiet, live=live)
     raise typer.Exit(code)
 
 
-def _credentials(emu: Any, conf: Any, *, vertex: bool, api_version: str | None,
-                 header: list[str] | None, ca_cert: str | None) -> tuple[Any, str]:
-    """Credentials and a readable endpoint name: the emulator's, or from the merged
-    settings ``conf`` (flags, environment, config file) and the environment."""
+def _credentials(emu: Any, conf: Any, *, vertex: bool, url: str | None,
+                 api_version: str | None, header: list[str] | None,
+                 ca_cert: str | None) -> tuple[Any, str]:
+    """Credentials and a readable endpoint name: the emulator's (with the ``--header``s),
+    or from the merged settings ``conf`` (flags, environment, config file) and the
+    environment."""
     from voicecli import config as cfg
     from voicecli import settings as st
 
     if emu is not None:
         creds = st.Credentials(api_key=emu.api_key, base_url=emu.base_url,
-                               api_version=api_version or "v1beta", ca_cert=emu.ca_cert_path)
+                               api_version=api_version or "v1beta", ca_cert=emu.ca_cert_path,
+                               headers=st.check_endpoint_flags(headers=header))
         return creds, f"the emulator at {emu.base_url}"
     creds = st.resolve_credentials(cfg.key_env(os.environ, conf), vertex=vertex,
-                                   base_url=conf["base_url"], api_version=conf["api_version"],
-                                   headers=header, ca_cert=ca_cert)
+                                   base_url=conf["base_url"], url=url,
+                                   api_version=conf["api_version"], headers=header,
+                                   ca_cert=ca_cert)
+    if url is not None:
+        from voicecli.settings import redact_url
+
+        return creds, str(redact_url(url.split("?", 1)[0]))
     return creds, conf["base_url"] or ("Vertex AI" if creds.vertex else "the Gemini API")
 
 
@@ -257,6 +358,25 @@ def open_audio(settings: Any, keep_leading: bool = False) -> tuple[Any, Any]:
     return source, sink
 
 
+def build_outputs(settings: Any, *, quiet: bool, view: Any, status: bool = True,
+                  first: tuple[Any, ...] = (), last: tuple[Any, ...] = ()) -> Any:
+    """The event bus for a session: ``first``, status lines on stderr (``status``), stdout
+    (JSONL, or ``view``), the transcript file, ``last``."""
+    from voicecli.ui import outputs
+
+    sinks: list[Any] = list(first)
+    if status:
+        sinks.append(outputs.StatusView(quiet=quiet))
+    if settings.output_format == "jsonl":
+        sinks.append(outputs.JsonlWriter())
+    elif view is not None:
+        sinks.append(view)
+    if settings.transcript_file:
+        sinks.append(outputs.TranscriptFile(settings.transcript_file))
+    sinks.extend(last)
+    return outputs.EventBus(sinks)
+
+
 def run_chat(settings: Any, endpoint: str, quiet: bool = False, live: bool = False) -> int:
     """Open the audio ends and outputs for ``settings`` and run the conversation.
 
@@ -270,18 +390,11 @@ def run_chat(settings: Any, endpoint: str, quiet: bool = False, live: bool = Fal
     from voicecli.ui import outputs
 
     source, sink = open_audio(settings)
-    summary = SummarySink(enabled=not quiet)
-    sinks: list[Any] = []
-    if not live:
-        sinks.append(outputs.StatusView(quiet=quiet))
-        sinks.append(outputs.JsonlWriter() if settings.output_format == "jsonl"
-                     else outputs.TextView())
-    if settings.transcript_file:
-        sinks.append(outputs.TranscriptFile(settings.transcript_file))
-    sinks.append(summary)
-    bus = outputs.EventBus(sinks)
+    bus = build_outputs(settings, quiet=quiet, view=None if live else outputs.TextView(),
+                        status=not live, last=(SummarySink(enabled=not quiet),))
     try:
         runner, mode = chat_runner(settings, bus, source, sink, endpoint=endpoint)
+        bus.on_closed_pipe = runner.request_stop
         if not live:
             return asyncio.run(runner.run())
         from voicecli.ui.live import LiveView
@@ -310,9 +423,9 @@ async def _run_live(runner: Any, view: Any) -> int:
 @app.command()
 @friendly_errors
 def translate(
-    to: Annotated[str | None, typer.Option("--to", help="Language to translate into, e.g. de "
-                                           "or de-DE (see 'voicecli languages --translate')."
-                                           )] = None,
+    to: Annotated[str | None, typer.Option("--to", help="Language to translate into, e.g. de, "
+                                           "de-DE or deu (see 'voicecli languages "
+                                           "--translate').")] = None,
     from_: Annotated[str | None, typer.Option("--from", help="The speaker's language (a hint "
                                               "for the transcription; detected if omitted)."
                                               )] = None,
@@ -326,63 +439,64 @@ def translate(
                                                   "FILE.srt or FILE.vtt.")] = None,
     model: Annotated[str, typer.Option(help="Model id; a conversational model gets an "
                                        "interpreter prompt instead.")] = catalog.TRANSLATE_MODEL,
-    vertex: Annotated[bool, typer.Option(help="Use Vertex AI.")] = False,
-    base_url: Annotated[str | None, typer.Option(help="Custom endpoint (proxy).")] = None,
-    api_version: Annotated[str | None, typer.Option(help="API version.")] = None,
-    header: Annotated[list[str] | None, typer.Option(help="Extra header 'Name: value' "
-                                                     "(repeatable).")] = None,
-    ca_cert: Annotated[str | None, typer.Option(help="Trust this CA PEM.")] = None,
-    input_device: Annotated[str | None, typer.Option(help="Microphone: index or name.")] = None,
-    output_device: Annotated[str | None, typer.Option(help="Speaker: index or name.")] = None,
-    input: Annotated[str | None, typer.Option("--input", help="Translate a WAV file (any "
-                                              "rate) or raw 16 kHz s16le on stdin ('-').")
-                     ] = None,
-    output: Annotated[str | None, typer.Option("--output", help="Write the translated audio "
-                                               "to a 24 kHz WAV (aligned with the input).")
-                      ] = None,
-    format: Annotated[str | None, typer.Option("--format", help="stdout format: text or "
-                                               "jsonl. Default text.")] = None,
-    transcript: Annotated[str | None, typer.Option(help="Append finished lines to this "
-                                                        "file.")] = None,
-    emulator: Annotated[bool, typer.Option(help="Use the built-in offline emulator.")] = False,
-    scenario: Annotated[str | None, typer.Option(help="With --emulator: a scenario file.")
-                        ] = None,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No status lines on stderr."
-                                        )] = False,
+    profile: SessionProfileOpt = None,
+    vertex: VertexOpt = False,
+    base_url: BaseUrlOpt = None,
+    url: UrlOpt = None,
+    api_version: ApiVersionOpt = None,
+    header: HeaderOpt = None,
+    ca_cert: CaCertOpt = None,
+    input_device: InputDeviceOpt = None,
+    output_device: OutputDeviceOpt = None,
+    input: InputOpt = None,
+    output: OutputOpt = None,
+    format: FormatOpt = None,
+    transcript: TranscriptOpt = None,
+    emulator: EmulatorOpt = False,
+    scenario: ScenarioOpt = None,
+    quiet: QuietOpt = False,
+    vad_start_sensitivity: VadStartOpt = None,
+    vad_end_sensitivity: VadEndOpt = None,
+    vad_prefix_padding_ms: VadPrefixOpt = None,
+    vad_silence_ms: VadSilenceOpt = None,
 ) -> None:
     """Translate speech live: speak one language, hear and read another."""
     from voicecli import config as cfg
     from voicecli import settings as st
 
     flags = dict(input_device=input_device, output_device=output_device, format=format,
-                 base_url=base_url, api_version=api_version)
-    conf = cfg.merge(flags, os.environ, cfg.read_config(cfg.config_path()))
-    format = conf["format"]
+                 base_url=base_url, api_version=api_version,
+                 vad_start_sensitivity=vad_start_sensitivity,
+                 vad_end_sensitivity=vad_end_sensitivity,
+                 vad_prefix_padding_ms=vad_prefix_padding_ms, vad_silence_ms=vad_silence_ms)
+    conf = _merged(flags, profile)
+    model = cfg.check_value("model", model, "--model")
     if to is None:
         raise ConfigError("--to is required: the language to translate into, e.g. --to de "
                           "(see 'voicecli languages --translate')")
-    if format not in ("text", "jsonl"):
-        raise ConfigError(f"--format must be 'text' or 'jsonl', got {format!r}")
-    if scenario is not None and not emulator:
-        raise ConfigError("--scenario only applies with --emulator")
+    _check_common(emulator=emulator, scenario=scenario, base_url=base_url, url=url,
+                  ca_cert=ca_cert, vertex=vertex, header=header, input=input,
+                  outputs={"--output": output, "--subtitles": subtitles,
+                           "--transcript": transcript})
     target = _translate_language("--to", to)
     source_lang = _translate_language("--from", from_) if from_ else None
     if subtitles is not None:
         from voicecli.ui.subtitles import subtitle_format
 
         subtitle_format(subtitles)
+    live_options = st.LiveOptions(**{k: conf[k] for k in LIVE_KEYS})
+    st.check_live_options(model, live_options)
     with _maybe_emulator(emulator, scenario) as emu:
-        creds, endpoint = _credentials(emu, conf, vertex=vertex, api_version=api_version,
-                                       header=header, ca_cert=ca_cert)
+        creds, endpoint = _credentials(emu, conf, vertex=vertex, url=url,
+                                       api_version=api_version, header=header, ca_cert=ca_cert)
         from voicecli.translate import TranslateOptions, interpreter_prompt, uses_translate_model
 
         system = None if uses_translate_model(model) else interpreter_prompt(target, source_lang)
         settings = st.Settings(
             model=model, system_instruction=system, credentials=creds,
             input_device=conf["input_device"], output_device=conf["output_device"],
-            input_file=input,
-            output_file=output, output_format=format, transcript_file=transcript,
-            tools=False, barge_in=False,
+            input_file=input, output_file=output, output_format=conf["format"],
+            transcript_file=transcript, tools=False, barge_in=False, live=live_options,
         )
         options = TranslateOptions(target=target, source=source_lang,
                                    echo_target=echo_target, headphones=headphones)
@@ -408,24 +522,18 @@ def run_translate(settings: Any, options: Any, endpoint: str, subtitles: str | N
     from voicecli.ui.translate_view import BilingualView, ProgressView
 
     source, sink = open_audio(settings, keep_leading=True)
-    sinks: list[Any] = []
-    if settings.input_file not in (None, "-"):
-        sinks.append(ProgressView(quiet=quiet))  # before StatusView: see ProgressView
-    sinks.append(outputs.StatusView(quiet=quiet))
-    if settings.output_format == "jsonl":
-        sinks.append(outputs.JsonlWriter())
-    else:  # two columns on a terminal, Source:/Translation: lines when piped
-        sinks.append(BilingualView() if sys.stdout.isatty() else outputs.TextView())
-    if settings.transcript_file:
-        sinks.append(outputs.TranscriptFile(settings.transcript_file))
-    if subtitles is not None:
-        sinks.append(SubtitleWriter(subtitles))
+    file_input = settings.input_file not in (None, "-")
+    view = BilingualView() if sys.stdout.isatty() else outputs.TextView()
+    bus = build_outputs(settings, quiet=quiet, view=view,
+                        # ProgressView before StatusView: see ProgressView
+                        first=(ProgressView(quiet=quiet),) if file_input else (),
+                        last=(SubtitleWriter(subtitles),) if subtitles is not None else ())
     echo = tr.echo_mode(settings.input_file is None, settings.output_file is None,
                         options.headphones, tr.echo_canceller_available())
-    bus = outputs.EventBus(sinks)
     try:
         runner, _ = tr.translate_runner(settings, options, bus, source, sink,
                                         endpoint=endpoint, echo=echo)
+        bus.on_closed_pipe = runner.request_stop
         return asyncio.run(runner.run())
     finally:
         bus.close()
@@ -492,6 +600,9 @@ def emulator(
     port: Annotated[int, typer.Option(help="Port (0 = any free port).")] = 8765,
     key: Annotated[str, typer.Option(help="The API key clients must send.",
                                      envvar="VOICECLI_EMULATOR_KEY")] = "emulator-key",
+    token: Annotated[str, typer.Option(help="The ephemeral token (auth_tokens/...) clients "
+                                       "may use on the constrained endpoint.")
+                     ] = "auth_tokens/emulator-token",
     scenario: Annotated[str | None, typer.Option(help="Scenario file, or 'parrot'.")] = None,
     interrupt_delay_ms: Annotated[int, typer.Option(help="Server-side delay before "
                                                          "'interrupted'.")] = 300,
@@ -499,7 +610,10 @@ def emulator(
     """Run the offline Live API emulator (TLS, self-signed) until Ctrl-C."""
     from voicecli.emulator import EmulatorConfig, serve_forever
 
-    serve_forever(EmulatorConfig(host=host, port=port, api_key=key, scenario=scenario,
+    if not token.startswith("auth_tokens/"):
+        raise ConfigError(f"--token must start with auth_tokens/, got {token!r}")
+    serve_forever(EmulatorConfig(host=host, port=port, api_key=key, token=token,
+                                 scenario=scenario,
                                  interrupt_delay_ms=interrupt_delay_ms))
 
 
@@ -523,11 +637,16 @@ def config_show(profile: ProfileOpt = None) -> None:
     """Show the effective settings and where each comes from (secrets hidden)."""
     from voicecli import config as cfg
 
-    conf = cfg.merge({}, os.environ, cfg.read_config(cfg.config_path()), profile)
+    conf = cfg.merge({}, os.environ, cfg.read_config(cfg.config_path()), profile, check=False)
     shown = cfg.hide_secrets(conf.values)
     for key in cfg.KEYS:
         if key in shown:
-            typer.echo(f"{key} = {shown[key]!r}  ({conf.sources[key]})")
+            try:
+                cfg.check_value(key, conf.values[key])
+                problem = ""
+            except ConfigError as exc:
+                problem = f"  INVALID: {exc}"
+            typer.echo(f"{key} = {shown[key]!r}  ({conf.sources[key]}){problem}")
 
 
 @config_app.command("set")

@@ -36,6 +36,23 @@ KEYS: dict[str, type] = {
     "input_device": str, "output_device": str, "format": str,
     "tools": bool, "barge_in": bool, "push_to_talk": bool, "mute_speaker": bool,
     "base_url": str, "api_version": str, "api_key": str,
+    # Live API settings (LiveConnectConfig; see voicecli.settings.LiveOptions)
+    "vad_start_sensitivity": str, "vad_end_sensitivity": str,
+    "vad_prefix_padding_ms": int, "vad_silence_ms": int, "interruption": bool,
+    "turn_coverage": str, "temperature": float, "thinking": str,
+    "proactive_audio": bool, "affective_dialog": bool,
+}
+# Keys whose value is one of a few words, and numeric keys with their range.
+CHOICES: dict[str, tuple[str, ...]] = {
+    "format": ("text", "jsonl"),
+    "vad_start_sensitivity": ("low", "high"), "vad_end_sensitivity": ("low", "high"),
+    "turn_coverage": ("activity", "all"),
+    "thinking": ("low", "medium", "high"),
+    "api_version": ("v1", "v1beta", "v1alpha", "v1beta1"),
+}
+RANGES: dict[str, tuple[float, float]] = {
+    "temperature": (0.0, 2.0),
+    "vad_prefix_padding_ms": (0, 10_000), "vad_silence_ms": (0, 10_000),
 }
 DEFAULTS: dict[str, Any] = {
     "model": catalog.DEFAULT_MODEL, "voice": catalog.DEFAULT_VOICE, "format": "text",
@@ -75,7 +92,54 @@ def parse_value(key: str, raw: str) -> Any:
         if low in _FALSE:
             return False
         raise ConfigError(f"{key} must be true or false, got {raw!r}")
+    if kind is int or kind is float:
+        try:
+            return kind(raw.strip())
+        except ValueError:
+            raise ConfigError(f"{key} must be a{'n integer' if kind is int else ' number'}, "
+                              f"got {raw!r}") from None
     return raw
+
+
+def check_value(key: str, value: Any, where: str | None = None) -> Any:
+    """``value`` of ``key`` in its canonical form (``kore`` -> ``Kore``), or a ConfigError
+    naming ``where`` it came from (a flag, a variable, the config file). The same checks
+    for every layer, so a bad value is refused where it was given, not on every later run."""
+    label = where or key
+    if value is None:
+        return None
+    if key in CHOICES:
+        word = str(value).strip().lower()
+        if word not in CHOICES[key]:
+            raise ConfigError(f"{label} must be one of {', '.join(CHOICES[key])}, "
+                              f"got {value!r}")
+        return word
+    if key in RANGES:
+        low, high = RANGES[key]
+        if not low <= value <= high:
+            raise ConfigError(f"{label} must be between {low:g} and {high:g}, got {value!r}")
+        return value
+    try:
+        if key == "voice":
+            return catalog.resolve_voice(str(value))
+        if key == "language":
+            return catalog.resolve_language(str(value))
+    except ValueError as exc:
+        raise ConfigError(f"{label}: {exc}") from None
+    if key == "model" and not str(value).strip():
+        raise ConfigError(f"{label} must name a model (see 'voicecli models'), got ''")
+    return value
+
+
+def source_label(key: str, source: str) -> str:
+    """Where a value came from, as the user would name it (``--voice``, ``VOICECLI_VOICE``)."""
+    if source == "flag":
+        return "--" + key.replace("_", "-")
+    if source == "env":
+        return ENV_VARS.get(key, key)
+    if source == "default":
+        return key
+    return f"{key} ({source} of the config file; fix it with 'voicecli config set')"
 
 
 def _check_table(table: Mapping[str, Any], where: str) -> dict[str, Any]:
@@ -84,8 +148,11 @@ def _check_table(table: Mapping[str, Any], where: str) -> dict[str, Any]:
         kind = KEYS.get(key)
         if kind is None:
             raise ConfigError(f"{where}: unknown setting {key!r}; known: {', '.join(KEYS)}")
-        if not isinstance(value, kind):
-            raise ConfigError(f"{where}: {key} must be a {kind.__name__}, got {value!r}")
+        if kind is float and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+            raise ConfigError(f"{where}: {key} must be a{'n' if kind is int else ''} "
+                              f"{kind.__name__}, got {value!r}")
         out[key] = value
     return out
 
@@ -112,11 +179,12 @@ def env_layer(env: Mapping[str, str]) -> dict[str, Any]:
 
 
 def merge(flags: Mapping[str, Any], env: Mapping[str, str], file: Mapping[str, Any],
-          profile: str | None = None) -> Resolved:
+          profile: str | None = None, check: bool = True) -> Resolved:
     """Layer defaults < config file < its profile < environment < flags.
 
     ``flags`` holds what was given on the command line (None = not given). ``profile`` is
-    the ``--profile`` flag; without it ``VOICECLI_PROFILE`` picks one.
+    the ``--profile`` flag; without it ``VOICECLI_PROFILE`` picks one. ``check``: every value
+    in effect goes through :func:`check_value` (``config show`` shows them unchecked).
     """
     profile = profile or env.get(PROFILE_ENV) or None
     profiles = file.get("profiles", {})
@@ -137,6 +205,9 @@ def merge(flags: Mapping[str, Any], env: Mapping[str, str], file: Mapping[str, A
         for key, value in layer.items():
             values[key] = value
             sources[key] = name
+    if check:
+        for key in list(values):
+            values[key] = check_value(key, values[key], source_label(key, sources[key]))
     return Resolved(values, sources)
 
 
@@ -152,8 +223,9 @@ def key_env(env: Mapping[str, str], resolved: Resolved) -> dict[str, str]:
 
 def set_value(data: Mapping[str, Any], key: str, raw: str,
               profile: str | None = None) -> dict[str, Any]:
-    """A copy of ``data`` with ``key`` set (in ``[profiles.PROFILE]`` if given)."""
-    value = parse_value(key, raw)
+    """A copy of ``data`` with ``key`` set (in ``[profiles.PROFILE]`` if given); the value is
+    checked as the flag's would be."""
+    value = check_value(key, parse_value(key, raw))
     out = {k: (dict(v) if isinstance(v, Mapping) else v) for k, v in data.items()}
     if profile is None:
         out[key] = value
@@ -190,6 +262,8 @@ def has_secret(data: Mapping[str, Any]) -> bool:
 def _toml_value(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
     text = str(value).replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
     return f'"{text}"'
 

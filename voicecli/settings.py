@@ -10,6 +10,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from voicecli import catalog
 from voicecli.errors import ConfigError
@@ -68,6 +69,73 @@ def redact(text: str, secrets: list[str | None]) -> str:
 
 
 @dataclass(frozen=True)
+class LiveOptions:
+    """The Live API settings a user picks (flags, ``VOICECLI_*``, the config file); each
+    maps to one ``LiveConnectConfig`` field (see ``voicecli.live.client``). None: the
+    server's default."""
+
+    vad_start_sensitivity: str | None = None  # "low" | "high"
+    vad_end_sensitivity: str | None = None  # "low" | "high"
+    vad_prefix_padding_ms: int | None = None
+    vad_silence_ms: int | None = None
+    interruption: bool = True  # False: activity_handling NO_INTERRUPTION
+    turn_coverage: str | None = None  # "activity" | "all"
+    temperature: float | None = None
+    thinking: str | None = None  # "low" | "medium" | "high"
+    proactive_audio: bool | None = None
+    affective_dialog: bool | None = None
+
+    @property
+    def vad(self) -> bool:
+        """Any automatic activity detection option is set."""
+        return any(v is not None for v in (self.vad_start_sensitivity, self.vad_end_sensitivity,
+                                           self.vad_prefix_padding_ms, self.vad_silence_ms))
+
+    @classmethod
+    def from_values(cls, values: Mapping[str, Any]) -> LiveOptions:
+        """The options among merged config ``values`` (keys named as the fields)."""
+        names = cls.__dataclass_fields__
+        return cls(**{k: v for k, v in values.items() if k in names and v is not None})
+
+
+def check_live_options(model: str, options: LiveOptions, *, push_to_talk: bool = False) -> None:
+    """A ConfigError (one line) for a setting ``model`` does not take. Unknown model ids
+    pass: the server will say."""
+    if push_to_talk and options.vad:
+        raise ConfigError("the --vad-* settings tune the server's voice detection, which "
+                          "--push-to-talk turns off")
+    info = catalog.model_info(model)
+    if info is None:
+        return
+
+    def refuse(flag: str, what: str, test: str) -> ConfigError:
+        which = ", ".join(catalog.models_with(test)) or "none of the known models"
+        return ConfigError(f"{flag}: {info.id} does not take {what} (models that do: {which})")
+
+    checks = (("vad", options.vad, "--vad-* settings"),
+              ("interruption", not options.interruption, "--no-interruption"),
+              ("turn_coverage", options.turn_coverage is not None, "--turn-coverage"),
+              ("temperature", options.temperature is not None, "--temperature"))
+    for setting, given, flag in checks:
+        if given and setting not in info.settings:
+            raise ConfigError(f"{flag}: {info.id} does not take this setting")
+    if options.thinking is not None:
+        if not info.thinking_levels:
+            raise refuse("--thinking", "a thinking level", "thinking_levels")
+        if options.thinking not in info.thinking_levels:
+            raise ConfigError(f"--thinking: {info.id} takes "
+                              f"{', '.join(info.thinking_levels)}, got {options.thinking!r}")
+    if options.affective_dialog and not info.affective_dialog:
+        raise refuse("--affective-dialog", "affective dialog", "affective_dialog")
+    if options.proactive_audio is not None:
+        if info.proactive_audio == "no":
+            raise refuse("--proactive-audio", "proactive audio", "proactive_audio")
+        if info.proactive_audio == "always" and not options.proactive_audio:
+            raise ConfigError(f"--no-proactive-audio: proactive audio is always on on "
+                              f"{info.id}")
+
+
+@dataclass(frozen=True)
 class Settings:
     """Everything one ``voicecli chat`` run needs to know."""
 
@@ -91,6 +159,7 @@ class Settings:
     # How the microphone lives with the speaker: "aec" (echo cancellation, open speakers),
     # "headphones" (no canceller) or "half_duplex" (mic muted while the assistant speaks).
     echo_mode: str = "aec"
+    live: LiveOptions = field(default_factory=LiveOptions)  # the Live API settings
     compression: bool = True  # context window compression (sliding window)
     compression_trigger_tokens: int | None = None  # None: the server's default
     reconnect: ReconnectPolicy = field(default_factory=ReconnectPolicy)

@@ -128,7 +128,8 @@ class TranslateMode:
     def live_config(self, live_client: ModuleType) -> Any:
         o = self.options
         if self.translate_model:
-            return live_client.make_translate_config(o.target, o.source, o.echo_target)
+            return live_client.make_translate_config(o.target, o.source, o.echo_target,
+                                                     self.settings.live)
         return live_client.make_interpreter_config(self.settings)
 
     def make_mic(self) -> MicPipeline:
@@ -215,6 +216,9 @@ class TranslateMode:
             quiet = now - runner.last_server_msg > CAUGHT_UP_QUIET_S
             if quiet and now - ended > CAUGHT_UP_QUIET_S and \
                     not runner.player.playback.is_playing(0.3):
+                if not (self.state.lines or self.state.sources or self.state.pending):
+                    runner.publish(ev.Notice(message="no speech was heard in the input: "
+                                             "nothing to translate (no output files written)"))
                 return
             if now - ended > INPUT_END_TIMEOUT_S:
                 runner.publish(ev.ErrorEvent(message="input ended but the translation did "

@@ -31,6 +31,7 @@ from voicecli.audio.playback import PlaybackBuffer
 from voicecli.audio.resample import StreamResampler, resample
 from voicecli.audio.vad import FRAME_MS, FRAME_SAMPLES, BargeInDetector, FrameSplitter
 from voicecli.errors import DeviceError
+from voicecli.outfiles import ReplaceOnCommit, check_writable
 
 OnChunk = Callable[[bytes], None]
 OnBargeIn = Callable[[int | None], None]
@@ -398,15 +399,20 @@ def read_wav(path: str) -> np.ndarray:
 
 
 def write_wav(path: str, samples: np.ndarray, rate: int, flag: str = "--output") -> None:
-    """16-bit WAV: mono for 1-D ``samples``, one channel per column for (n, channels)."""
+    """16-bit WAV: mono for 1-D ``samples``, one channel per column for (n, channels).
+
+    Written beside ``path`` and moved over it once complete (see voicecli.outfiles)."""
+    out = ReplaceOnCommit(path, flag)
     try:
-        with wave.open(path, "wb") as w:
+        with wave.open(out.file, "wb") as w:
             w.setnchannels(1 if samples.ndim == 1 else samples.shape[1])
             w.setsampwidth(2)
             w.setframerate(rate)
             w.writeframes(samples.astype("<i2").tobytes())
     except OSError as exc:
+        out.discard()
         raise DeviceError(f"{flag}: cannot write {path}: {exc.strerror}") from None
+    out.commit()
 
 
 class _Pacer:
@@ -493,13 +499,18 @@ class FileSource:
 
 class FileSink:
     """Writes what the speaker would play to a 24 kHz WAV, from the first reply sample on
-    (``keep_leading``: from the moment it starts, so the WAV lines up with the input)."""
+    (``keep_leading``: from the moment it starts, so the WAV lines up with the input).
+
+    The file is written at :meth:`stop`, and only if some reply audio was played: a session
+    that failed or got no reply leaves an existing file as it was (``written`` says which)."""
 
     xruns = 0  # a file never drops out
 
     def __init__(self, path: str, speed: float = 1.0, keep_leading: bool = False) -> None:
+        check_writable(path, "--output")
         self.path = path
         self.keep_leading = keep_leading
+        self.written = False
         self.rate = SPEAKER_RATE
         self.reference: ReferenceTap | None = None
         self._recorded: list[np.ndarray] = []
@@ -521,7 +532,9 @@ class FileSink:
         self._pacer.stop()
         audio = np.concatenate(self._recorded) if self._recorded else np.zeros(0, np.int16)
         voiced = np.flatnonzero(np.abs(audio) > 16)
-        write_wav(self.path, audio[: voiced[-1] + 1] if len(voiced) else audio[:0], self.rate)
+        if len(voiced):
+            write_wav(self.path, audio[: voiced[-1] + 1], self.rate)
+            self.written = True
 
 
 class NullSource:

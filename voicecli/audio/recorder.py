@@ -21,7 +21,7 @@ from voicecli.audio import MIC_RATE
 from voicecli.audio.echo import ReferenceTap
 from voicecli.audio.engine import FrameConsumer, PlaybackReader, Sink, Source, write_wav
 from voicecli.audio.resample import resample
-from voicecli.errors import DeviceError
+from voicecli.outfiles import check_writable
 
 
 def mux_stereo(left: np.ndarray, left_start: float, right: np.ndarray, right_start: float,
@@ -66,12 +66,8 @@ class SessionRecorder:
     """Collects both sides and writes ``path`` at :meth:`close`."""
 
     def __init__(self, path: str) -> None:
+        check_writable(path, "--record")  # fail now, not after the session
         self.path = path
-        try:
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
-            open(path, "ab").close()  # fail now, not after the session
-        except OSError as exc:
-            raise DeviceError(f"--record: cannot write {path}: {exc.strerror}") from None
         self._tmp = tempfile.TemporaryDirectory(prefix="voicecli-record-")
         folder = Path(self._tmp.name)
         self.mic = _Track(folder, "mic")
@@ -98,9 +94,11 @@ class SessionRecorder:
         mic = resample(self.mic.read(), MIC_RATE, rate)
         speaker = self.speaker.read()
         now = time.monotonic()
-        stereo = mux_stereo(mic, self.mic.start or now, speaker, self.speaker.start or now, rate)
         try:
-            write_wav(self.path, stereo, rate, "--record")
+            if len(mic) or len(speaker):  # a run that never started keeps an older file
+                stereo = mux_stereo(mic, self.mic.start or now, speaker,
+                                    self.speaker.start or now, rate)
+                write_wav(self.path, stereo, rate, "--record")
         finally:
             self._tmp.cleanup()
 

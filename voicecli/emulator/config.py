@@ -27,6 +27,7 @@ class EmulatorConfig:
     host: str = "127.0.0.1"
     port: int = 0
     api_key: str = "emulator-key"
+    token: str = "auth_tokens/emulator-token"  # an ephemeral token, on the constrained path
     scenario: str | Path | None = None
     interrupt_delay_ms: int = 300
     audio_chunk_ms: int = 40

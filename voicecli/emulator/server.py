@@ -51,6 +51,11 @@ class Emulator:
         return self.config.api_key
 
     @property
+    def token(self) -> str:
+        """The ephemeral token clients may present on the constrained endpoint."""
+        return self.config.token
+
+    @property
     def ca_cert_path(self) -> str:
         """PEM file of the CA clients must trust (see ``client_ssl_context``)."""
         if self._certs is None:
@@ -146,7 +151,8 @@ class Emulator:
         self.connections.append(record)
         session = Session(
             self.config, self.scenario, self.synth, self.handles, route,
-            authorized=wire.is_authorized(route, headers, request.path, self.config.api_key),
+            authorized=wire.is_authorized(route, headers, request.path, self.config.api_key,
+                                          self.config.token),
             record=record, connection=next(self._connection_numbers),
         )
         recv: asyncio.Task[Any] | None = None
@@ -246,6 +252,11 @@ class EmulatorThread:
         return self.emulator.api_key
 
     @property
+    def token(self) -> str:
+        """The ephemeral token for the constrained endpoint."""
+        return self.emulator.token
+
+    @property
     def connections(self) -> list[ConnectionRecord]:
         """One record per connection, in order."""
         return self.emulator.connections
@@ -298,7 +309,7 @@ def _banner(emu: Emulator) -> None:
     scenario = PARROT if emu.scenario.parrot else emu.scenario.name
     print(
         f"Live API emulator listening on {emu.base_url} (scenario: {scenario})\n"
-        f"  API key:  {emu.api_key}\n"
+        f"  API key:  {emu.api_key}  (ephemeral token: {emu.token})\n"
         f"  CA cert:  {emu.ca_cert_path}\n"
         "Press Ctrl-C to stop.",
         file=sys.stderr, flush=True,

@@ -671,7 +671,8 @@ class Session:
     # ------------------------------------------------------------------ turns
 
     def _text_turn(self, text: str, now: float) -> None:
-        if self._reply is not None and not self._reply.cancelled and (
+        interrupts = self.settings is None or self.settings.interrupts
+        if interrupts and self._reply is not None and not self._reply.cancelled and (
                 not self._reply.done or self._speaking(now)):
             self._interrupt(now, "text")
         self._user_turn(_UserTurn("text", text=text), now)

@@ -12,9 +12,6 @@ from typing import Any
 from voicecli import catalog
 from voicecli.emulator.wire import CLOSE_INVALID, CLOSE_POLICY, ProtocolError, Route
 
-# Models on which proactive audio is always on (``proactive_audio: false`` is an error).
-ALWAYS_PROACTIVE = frozenset({"gemini-3.8-live", "gemini-3.8-live-extended-thinking"})
-
 START_SENSITIVITIES = frozenset({
     "START_SENSITIVITY_UNSPECIFIED", "START_SENSITIVITY_HIGH", "START_SENSITIVITY_LOW",
 })
@@ -24,6 +21,11 @@ END_SENSITIVITIES = frozenset({
 ACTIVITY_HANDLING = frozenset({
     "ACTIVITY_HANDLING_UNSPECIFIED", "START_OF_ACTIVITY_INTERRUPTS", "NO_INTERRUPTION",
 })
+TURN_COVERAGE = frozenset({
+    "TURN_COVERAGE_UNSPECIFIED", "TURN_INCLUDES_ONLY_ACTIVITY", "TURN_INCLUDES_ALL_INPUT",
+    "TURN_INCLUDES_AUDIO_ACTIVITY_AND_ALL_VIDEO",
+})
+THINKING_LEVELS = frozenset({"MINIMAL", "LOW", "MEDIUM", "HIGH", "XHIGH"})
 
 
 @dataclass(frozen=True)
@@ -42,6 +44,11 @@ class SessionSettings:
     start_sensitivity: str | None = None
     end_sensitivity: str | None = None
     interrupts: bool = True  # activityHandling != NO_INTERRUPTION
+    turn_coverage: str | None = None
+    temperature: float | None = None
+    thinking_level: str | None = None
+    proactive_audio: bool | None = None
+    affective_dialog: bool | None = None
     tools: frozenset[str] = frozenset()
     system_instruction: str = ""
     resumption: bool = False
@@ -123,7 +130,7 @@ def _text_of(content: Any) -> str:
 def parse_setup(setup: Any, route: Route) -> SessionSettings:
     """Validate a normalised (snake_case) ``setup`` body and return its settings."""
     setup = _dict(setup, "setup")
-    model, info = _resolve_model(setup.get("model"), route)
+    model, info = _resolve_model(setup.get("model") or route.model, route)
     gen = _dict(setup.get("generation_config"), "generation_config")
 
     modalities = gen.get("response_modalities") or ["AUDIO"]
@@ -157,17 +164,29 @@ def parse_setup(setup: Any, route: Route) -> SessionSettings:
             raise _invalid(f"speech_config.language_code: unsupported {language!r}") from None
 
     thinking = _dict(gen.get("thinking_config"), "thinking_config")
-    level = thinking.get("thinking_level")
+    level = _enum(thinking.get("thinking_level"), THINKING_LEVELS, "thinking_level")
     if level is not None:
         if not info.thinking_levels:
             raise _invalid(f"thinking_config.thinking_level is not supported by {model}")
-        if str(level).lower() not in info.thinking_levels:
+        if level.lower() not in info.thinking_levels:
             raise _invalid(f"thinking_config.thinking_level: unsupported {level!r} for {model}")
+    temperature = gen.get("temperature", setup.get("temperature"))
+    if temperature is not None:
+        if "temperature" not in info.settings:
+            raise _invalid(f"generation_config.temperature is not supported by {model}")
+        if isinstance(temperature, bool) or not isinstance(temperature, int | float) \
+                or not 0.0 <= temperature <= 2.0:
+            raise _invalid(f"generation_config.temperature must be between 0 and 2, got "
+                           f"{temperature!r}")
 
-    if setup.get("enable_affective_dialog") is not None and not info.affective_dialog:
+    affective = setup.get("enable_affective_dialog")
+    if affective is not None and not info.affective_dialog:
         raise _invalid(f"enable_affective_dialog is not supported by {model}")
     proactivity = _dict(setup.get("proactivity"), "proactivity")
-    if proactivity.get("proactive_audio") is False and model in ALWAYS_PROACTIVE:
+    proactive = proactivity.get("proactive_audio")
+    if proactive is not None and info.proactive_audio == "no":
+        raise _invalid(f"proactivity.proactive_audio is not supported by {model}")
+    if proactive is False and info.proactive_audio == "always":
         raise _invalid(f"proactivity.proactive_audio cannot be disabled on {model}")
 
     tools: set[str] = set()
@@ -192,6 +211,14 @@ def parse_setup(setup: Any, route: Route) -> SessionSettings:
     ric = _dict(setup.get("realtime_input_config"), "realtime_input_config")
     aad = _dict(ric.get("automatic_activity_detection"), "automatic_activity_detection")
     handling = _enum(ric.get("activity_handling"), ACTIVITY_HANDLING, "activity_handling")
+    coverage = _enum(ric.get("turn_coverage"), TURN_COVERAGE, "turn_coverage")
+    for setting, given in (("interruption", handling is not None),
+                           ("turn_coverage", coverage is not None),
+                           ("vad", bool(aad) and not aad.get("disabled"))):
+        if given and setting not in info.settings:
+            field = {"interruption": "activity_handling", "vad":
+                     "automatic_activity_detection"}.get(setting, setting)
+            raise _invalid(f"realtime_input_config.{field} is not supported by {model}")
 
     cwc = _dict(setup.get("context_window_compression"), "context_window_compression")
     trigger = _int(cwc.get("trigger_tokens"), "context_window_compression.trigger_tokens")
@@ -223,6 +250,11 @@ def parse_setup(setup: Any, route: Route) -> SessionSettings:
         end_sensitivity=_enum(aad.get("end_of_speech_sensitivity"), END_SENSITIVITIES,
                               "end_of_speech_sensitivity"),
         interrupts=handling != "NO_INTERRUPTION",
+        turn_coverage=coverage,
+        temperature=None if temperature is None else float(temperature),
+        thinking_level=level,
+        proactive_audio=proactive if isinstance(proactive, bool) else None,
+        affective_dialog=affective if isinstance(affective, bool) else None,
         tools=frozenset(tools),
         system_instruction=system,
         resumption=resumption is not None,

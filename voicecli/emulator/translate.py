@@ -23,7 +23,7 @@ from voicecli.emulator.scenario import TranslationSpec, Turn, load_scenario
 from voicecli.emulator.session import _Reply, _UserTurn, fragments
 from voicecli.emulator.speech import OUTPUT_RATE
 from voicecli.emulator.vad import RATE as INPUT_RATE
-from voicecli.emulator.vad import VadSettings, VoiceActivityDetector
+from voicecli.emulator.vad import VoiceActivityDetector, vad_settings
 
 if TYPE_CHECKING:
     from voicecli.emulator.session import Session
@@ -44,8 +44,11 @@ class Translator:
         self.session = session
         self.settings = session.settings
         self.script = script(session.scenario.translations)
-        self.vad = VoiceActivityDetector(VadSettings(
-            silence_ms=session.config.translate_silence_ms))
+        s = self.settings  # the setup's activity detection options decide utterance ends
+        self.vad = VoiceActivityDetector(vad_settings(
+            silence_duration_ms=s.silence_duration_ms, prefix_padding_ms=s.prefix_padding_ms,
+            start_sensitivity=s.start_sensitivity, end_sensitivity=s.end_sensitivity,
+            default_silence_ms=session.config.translate_silence_ms))
         self._index = 0
         self._words: list[str] = []  # source fragments of the utterance being spoken
         self._sent_words = 0

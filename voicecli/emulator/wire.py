@@ -13,7 +13,7 @@ import hmac
 import re
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, unquote
 
 # Close codes the real service uses.
 CLOSE_INVALID = 1007  # invalid argument / unparseable message
@@ -103,13 +103,22 @@ class Route:
 
     api: str  # "gemini" or "vertex"
     version: str  # "v1beta", "v1", ...
-    method: str  # "BidiGenerateContent" or "BidiGenerateContentConstrained"
+    # "BidiGenerateContent", "BidiGenerateContentConstrained" (ephemeral tokens) or
+    # "liveStream" (a proxy's own path, /v1beta/models/{model}/liveStream, Bearer auth)
+    method: str
+    model: str | None = None  # the model named by a liveStream path
+
+    @property
+    def constrained(self) -> bool:
+        """The endpoint for ephemeral tokens (``auth_tokens/...``)."""
+        return self.method == "BidiGenerateContentConstrained"
 
 
 _GEMINI_PATH = re.compile(
     r"^/ws/google\.ai\.generativelanguage\.(v1|v1beta|v1alpha)\.GenerativeService\."
     r"(BidiGenerateContent|BidiGenerateContentConstrained)$"
 )
+_LIVESTREAM_PATH = re.compile(r"^/(v1|v1beta|v1alpha)/models/([A-Za-z0-9._-]+):?/?liveStream$")
 _VERTEX_PATH = re.compile(
     r"^/ws/google\.cloud\.aiplatform\.(v1|v1beta1)\.LlmBidiService/(BidiGenerateContent)$"
 )
@@ -129,22 +138,36 @@ def parse_route(raw_path: str) -> Route | None:
         return Route("gemini", m.group(1), m.group(2))
     if m := _VERTEX_PATH.match(path):
         return Route("vertex", m.group(1), m.group(2))
+    if m := _LIVESTREAM_PATH.match(unquote(path)):
+        return Route("gemini", m.group(1), "liveStream", model=m.group(2))
     return None
 
 
-def is_authorized(route: Route, headers: dict[str, str], raw_path: str, api_key: str) -> bool:
-    """Check the credentials a client presented (header names are case-insensitive)."""
+def is_authorized(route: Route, headers: dict[str, str], raw_path: str, api_key: str,
+                  token: str | None = None) -> bool:
+    """Check the credentials a client presented (header names are case-insensitive).
+
+    The constrained endpoint takes only the ephemeral ``token`` (``Authorization: Token``,
+    ``x-goog-api-key`` or ``?access_token=``), every other endpoint only the key."""
     lower = {k.lower(): v for k, v in headers.items()}
+    query = split_path(raw_path)[1]
     offered: list[str] = []
     auth = lower.get("authorization", "")
-    scheme, _, token = auth.partition(" ")
-    if scheme.lower() in ("bearer", "token") and token:
-        offered.append(token.strip())
+    scheme, _, value = auth.partition(" ")
+    if scheme.lower() in ("bearer", "token") and value:
+        offered.append(value.strip())
     if "x-goog-api-key" in lower:  # Gemini API; also Vertex "express mode"
         offered.append(lower["x-goog-api-key"].strip())
-    if route.api == "gemini":
-        offered.extend(split_path(raw_path)[1].get("key", []))
-    return any(hmac.compare_digest(o.encode(), api_key.encode()) for o in offered)
+    if route.constrained:
+        offered.extend(query.get("access_token", []))
+        wanted = token
+    else:
+        if route.api == "gemini":
+            offered.extend(query.get("key", []))
+        wanted = api_key
+    if not wanted:
+        return False
+    return any(hmac.compare_digest(o.encode(), wanted.encode()) for o in offered)
 
 
 _SECRET_HEADERS = frozenset({"x-goog-api-key", "authorization", "proxy-authorization", "cookie"})
@@ -157,7 +180,7 @@ def redact_headers(headers: dict[str, str]) -> dict[str, str]:
 
 def redact_path(raw_path: str) -> str:
     """Return ``raw_path`` with any ``key=`` query value removed."""
-    return re.sub(r"([?&]key=)[^&]*", r"\1<redacted>", raw_path)
+    return re.sub(r"([?&](?:key|access_token)=)[^&]*", r"\1<redacted>", raw_path)
 
 
 # --------------------------------------------------------------------------- server messages

@@ -6,15 +6,17 @@ This module imports google-genai (≈0.5 s), so only the session path imports it
 from __future__ import annotations
 
 import ssl
+import warnings
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 from google import genai
+from google.genai import errors as genai_errors
 from google.genai import types
 
 from voicecli import catalog
-from voicecli.settings import Credentials, Settings
+from voicecli.settings import Credentials, LiveOptions, Settings, is_ephemeral_token
 from voicecli.tools.builtin import Tool
 
 MIC_MIME = "audio/pcm;rate=16000"
@@ -24,7 +26,19 @@ Dialer = Callable[[str, types.LiveConnectConfig], AbstractAsyncContextManager[An
 
 
 def make_dialer(creds: Credentials, **ws_args: Any) -> Dialer:
-    """How to open each connection of a session for ``creds``."""
+    """How to open each connection of a session for ``creds``: the SDK's own connect, or
+    (a Bearer-only proxy, a full ``--url``) a socket of ours wrapped in the SDK's session
+    (see :mod:`voicecli.live.dial`)."""
+    from voicecli.live import dial as own
+
+    if own.needs_own_socket(creds):
+        api_client = own.placeholder_client()._api_client
+
+        def dial_own(model: str,
+                     config: types.LiveConnectConfig) -> AbstractAsyncContextManager[Any]:
+            return own.open_session(creds, model, config, api_client, **ws_args)
+
+        return dial_own
     client = make_client(creds, **ws_args)
 
     def dial(model: str, config: types.LiveConnectConfig) -> AbstractAsyncContextManager[Any]:
@@ -44,6 +58,10 @@ def make_client(creds: Credentials, **ws_args: Any) -> genai.Client:
         headers=dict(creds.headers) or None,
         async_client_args=async_args or None,
     )
+    if is_ephemeral_token(creds.api_key):
+        # The SDK warns on every connect that token support is experimental; the warning
+        # would land in the user's terminal, and it is ours to know, not theirs.
+        warnings.filterwarnings("ignore", category=genai_errors.ExperimentalWarning)
     if creds.vertex:
         if creds.project:
             return genai.Client(vertexai=True, project=creds.project, location=creds.location,
@@ -80,13 +98,51 @@ def make_config(settings: Settings, tools: dict[str, Tool]) -> types.LiveConnect
     if settings.system_instruction and (info is None or info.system_instruction):
         config.system_instruction = types.Content(
             role="user", parts=[types.Part(text=settings.system_instruction)])
-    if settings.push_to_talk:  # the user says when they talk: activity start/end
-        config.realtime_input_config = types.RealtimeInputConfig(
-            automatic_activity_detection=types.AutomaticActivityDetection(disabled=True))
+    live = settings.live
+    config.realtime_input_config = realtime_input(live, push_to_talk=settings.push_to_talk)
+    config.temperature = live.temperature
+    if live.thinking is not None:
+        config.thinking_config = types.ThinkingConfig(
+            thinking_level=types.ThinkingLevel(live.thinking.upper()))
+    if live.proactive_audio is not None:
+        config.proactivity = types.ProactivityConfig(proactive_audio=live.proactive_audio)
+    config.enable_affective_dialog = live.affective_dialog
     if tools and (info is None or info.tools):
         config.tools = [types.Tool(function_declarations=[
             types.FunctionDeclaration(**t.declaration()) for t in tools.values()])]
     return config
+
+
+START_SENSITIVITY = {"low": types.StartSensitivity.START_SENSITIVITY_LOW,
+                     "high": types.StartSensitivity.START_SENSITIVITY_HIGH}
+END_SENSITIVITY = {"low": types.EndSensitivity.END_SENSITIVITY_LOW,
+                   "high": types.EndSensitivity.END_SENSITIVITY_HIGH}
+TURN_COVERAGE = {"activity": types.TurnCoverage.TURN_INCLUDES_ONLY_ACTIVITY,
+                 "all": types.TurnCoverage.TURN_INCLUDES_ALL_INPUT}
+
+
+def realtime_input(live: LiveOptions, *, push_to_talk: bool = False,
+                   interruption: bool | None = None) -> types.RealtimeInputConfig | None:
+    """``realtime_input_config`` for the options (None when all are the server's defaults).
+
+    ``push_to_talk``: the user says when they talk (activity start/end), so the server's
+    detection is off. ``interruption`` overrides ``live.interruption``."""
+    detection = None
+    if push_to_talk:
+        detection = types.AutomaticActivityDetection(disabled=True)
+    elif live.vad:
+        detection = types.AutomaticActivityDetection(
+            start_of_speech_sensitivity=START_SENSITIVITY.get(live.vad_start_sensitivity or ""),
+            end_of_speech_sensitivity=END_SENSITIVITY.get(live.vad_end_sensitivity or ""),
+            prefix_padding_ms=live.vad_prefix_padding_ms,
+            silence_duration_ms=live.vad_silence_ms)
+    interrupts = live.interruption if interruption is None else interruption
+    handling = None if interrupts else types.ActivityHandling.NO_INTERRUPTION
+    coverage = TURN_COVERAGE.get(live.turn_coverage or "")
+    if detection is None and handling is None and coverage is None:
+        return None
+    return types.RealtimeInputConfig(automatic_activity_detection=detection,
+                                     activity_handling=handling, turn_coverage=coverage)
 
 
 def audio_blob(pcm: bytes) -> types.Blob:
@@ -98,8 +154,10 @@ def function_response(call_id: str | None, name: str, result: dict[str, Any]) ->
 
 
 def make_translate_config(target: str, source: str | None = None,
-                          echo_target: bool = False) -> types.LiveConnectConfig:
-    """The translate model's setup: its translation configuration, transcription both ways.
+                          echo_target: bool = False,
+                          live: LiveOptions | None = None) -> types.LiveConnectConfig:
+    """The translate model's setup: its translation configuration, transcription both ways,
+    and (``live``) its voice detection options, which decide where utterances end.
 
     No voice, tools or system instruction (the model takes none). ``source`` is a hint for
     the input transcription's language.
@@ -111,6 +169,7 @@ def make_translate_config(target: str, source: str | None = None,
         input_audio_transcription=types.AudioTranscriptionConfig(
             language_codes=[source] if source else None),
         output_audio_transcription=types.AudioTranscriptionConfig(),
+        realtime_input_config=realtime_input(live) if live is not None else None,
     )
 
 
@@ -118,8 +177,7 @@ def make_interpreter_config(settings: Settings) -> types.LiveConnectConfig:
     """A conversational model as an interpreter: ``settings.system_instruction`` holds the
     interpreter prompt; the user talking over the translation must not cut it off."""
     config = make_config(settings, {})
-    config.realtime_input_config = types.RealtimeInputConfig(
-        activity_handling=types.ActivityHandling.NO_INTERRUPTION)
+    config.realtime_input_config = realtime_input(settings.live, interruption=False)
     return config
 
 

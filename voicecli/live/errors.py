@@ -42,7 +42,7 @@ def describe_failure(exc: BaseException, endpoint: str) -> SessionError:
         detail = (exc.details if isinstance(exc.details, str) else exc.message) or exc.status or ""
         detail = str(detail).strip()
         if code == 1008 and "key" in detail.lower():
-            return SessionError(f"the API key was rejected by {endpoint}: {detail}")
+            return SessionError(f"the API key or token was rejected by {endpoint}: {detail}")
         if code == 1008:
             return SessionError(f"the session was refused (1008): {detail}")
         if code == 1007:

@@ -85,6 +85,7 @@ class TranslationState:
         self._source_end = 0.0
         self._last_source_at = 0.0
         self.lines = 0  # final translation lines released
+        self.sources = 0  # final source lines
 
     # -- inputs ----------------------------------------------------------------------
     def on_input(self, seconds: float) -> None:
@@ -172,6 +173,7 @@ class TranslationState:
         text, self._source = self._source.strip(), ""
         if not text:
             return []
+        self.sources += 1
         return [ev.SourceText(text=text, start_s=round(self._source_start, 3),
                               end_s=round(self._source_end, 3))]
 
@@ -194,6 +196,8 @@ class TranslationState:
     def _on_translation_text(self, text: str) -> list[ev.Event]:
         if self._paused():
             self._close_cue()
+        if _finished_sentence(self._cue.text) and text[:1].isalnum():
+            text = " " + text  # the next utterance's translation, run on without a pause
         self._cue.text += text
         partial = ev.Translation(text=self._cue.text.strip(), final=False)
         if len(self._cue.text) >= MAX_CUE_CHARS and _finished_sentence(self._cue.text) \

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any, ClassVar, Protocol, TextIO
 
 from voicecli import events as ev
@@ -24,18 +24,64 @@ class EventSink(Protocol):
 
 
 class EventBus:
-    """Fan one event out to every sink, in order. A failing sink is reported, not fatal."""
+    """Fan one event out to every sink, in order. A failing sink is reported, not fatal.
 
-    def __init__(self, sinks: Iterable[EventSink] = ()) -> None:
+    A sink that fails is dropped and the others get an ``error`` event saying so (the rest
+    of the session is still written). A closed stdout (``voicecli chat | head -1``) is not a
+    failure: the pipe's reader is done, so ``on_closed_pipe`` is called (the CLI ends the
+    session quietly) and nothing more is written there."""
+
+    def __init__(self, sinks: Iterable[EventSink] = (),
+                 on_closed_pipe: Callable[[], None] | None = None) -> None:
         self.sinks = list(sinks)
+        self.on_closed_pipe = on_closed_pipe
+        self.pipe_closed = False
 
     def emit(self, event: ev.Event) -> None:
-        for sink in self.sinks:
-            sink.handle(event)
+        failed: list[tuple[EventSink, Exception]] = []
+        for sink in list(self.sinks):
+            try:
+                sink.handle(event)
+            except BrokenPipeError:
+                self._closed_pipe(sink)
+            except Exception as exc:  # an output's bug must not end the conversation
+                failed.append((sink, exc))
+        for bad, error in failed:
+            self._drop(bad)
+            self.emit(ev.ErrorEvent(message=f"{type(bad).__name__} stopped working "
+                                    f"({type(error).__name__}: {error}); the other outputs "
+                                    "go on"))
+
+    def _drop(self, sink: EventSink) -> None:
+        if sink in self.sinks:
+            self.sinks.remove(sink)
+
+    def _closed_pipe(self, sink: EventSink) -> None:
+        self._drop(sink)
+        if not self.pipe_closed:
+            self.pipe_closed = True
+            silence_stdout()
+            if self.on_closed_pipe is not None:
+                self.on_closed_pipe()
 
     def close(self) -> None:
         for sink in self.sinks:
-            sink.close()
+            try:
+                sink.close()
+            except BrokenPipeError:
+                self.pipe_closed = True
+                silence_stdout()
+
+
+def silence_stdout() -> None:
+    """Point stdout at /dev/null: its reader has gone, and Python's final flush would
+    otherwise print a BrokenPipeError on stderr at exit."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):
+        pass
 
 
 def use_color(stream: TextIO) -> bool:

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from voicecli import events as ev
 from voicecli.errors import ConfigError
+from voicecli.outfiles import ReplaceOnCommit, check_writable
 
 LINE_WIDTH = 42  # the usual subtitle line length
 MIN_CUE_S = 0.3  # a cue must be readable, and end after it starts
@@ -58,23 +59,28 @@ def document(cues: list[tuple[float, float, str]], fmt: str) -> str:
 
 
 class SubtitleWriter:
-    """Writes final translation lines as cues to ``--subtitles FILE.srt|.vtt``."""
+    """Writes final translation lines as cues to ``--subtitles FILE.srt|.vtt``, flushed as
+    they come. The file replaces an existing one only once its first cue is written: a run
+    that fails or translates nothing leaves the old file as it was."""
 
     def __init__(self, path: str) -> None:
         self.fmt = subtitle_format(path)
-        try:
-            self._file = open(path, "w", encoding="utf-8")  # noqa: SIM115 (lives with the session)
-        except OSError as exc:
-            raise ConfigError(f"--subtitles: cannot write {path}: {exc.strerror}") from None
-        self._file.write(header(self.fmt))
+        check_writable(path, "--subtitles")
+        self._out = ReplaceOnCommit(path, "--subtitles", text=True)
+        self._out.file.write(header(self.fmt))
         self._count = 0
 
     def handle(self, event: ev.Event) -> None:
         if isinstance(event, ev.Translation) and event.final and event.start_s is not None:
             self._count += 1
             end = event.end_s if event.end_s is not None else event.start_s
-            self._file.write(cue(self._count, event.start_s, end, event.text, self.fmt))
-            self._file.flush()
+            self._out.file.write(cue(self._count, event.start_s, end, event.text, self.fmt))
+            if self._count == 1:
+                self._out.commit(keep_open=True)
+            self._out.file.flush()
 
     def close(self) -> None:
-        self._file.close()
+        if self._count:
+            self._out.file.close()
+        else:
+            self._out.discard()
