@@ -27,7 +27,13 @@ plus ``self_interruptions_before_user`` (in the talked-over replies, before the 
 spoke), ``p90_ms``, ``leaks``, ``resumed``, ``speaker_xruns``, ``mic_xruns``, and
 ``after_dropout``: the trials with a device dropout (the chat's ``audio_dropout`` events)
 reported from 2 s before the onset to the silence, when barge-in is stricter (the canceller
-re-converges; reports may come up to 1 s late). Their trial lines say so too.
+re-converges; reports may come up to 1 s late). Their trial lines say so too. Also
+``reply_latency_median_ms`` / ``reply_latency_p90_ms``: the end of the user's speech at the
+microphone to the first sound of the reply at the speaker (the reply's first 400 ms found in
+the speaker's recording), over every user turn (the emulator waits 500 ms of silence and
+"thinks" 200 ms of it); and ``cpu_percent``, the chat's CPU over the schedule (% of a core).
+``run_schedule`` is the schedule itself, for any client: benchmarks/peers.py runs it for
+voicecli and for the frameworks users compare it with.
 
 A trial where the reply was between sentences when the user spoke (the speaker already
 silent, and still silent 300 ms later) has no latency to measure: it is left out of the
@@ -37,17 +43,25 @@ figures and counted as ``paused_at_onset`` (before, it counted as 0 ms).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import os
 import random
+import signal
 import statistics
+import subprocess
 import sys
 import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "tests"), str(ROOT)]
 
 import audio_harness as ah  # noqa: E402 (sets up audio before sounddevice loads)
+import numpy as np  # noqa: E402
 
 INTERRUPTIONS = [
     "Stop, wait a moment.", "Hold on, hold on.", "Sorry, can I ask something?",
@@ -65,22 +79,6 @@ def _paused_at(spk: ah.SpeakerRecorder, cut: float, onset: float) -> bool:
     return paused
 
 
-def speech_onset(mic: ah.SpeakerRecorder, mark: float, phrase: Path) -> float | None:
-    """When ``phrase``, played into the microphone from ``mark`` on, began there (monotonic).
-
-    Its position in the microphone recording (cross-correlation) plus its leading silence:
-    not the first sound after ``mark``, which, with an echo path, can be the reply's echo.
-    """
-    speech = ah.read_wav(phrase)[0]
-    start = max(0, mic.index_of(mark))
-    heard = mic.audio[start:start + len(speech) + 16000]
-    lead = ah.first_sound(speech, 16000)
-    corr, lag = ah.xcorr_peak(heard, speech)
-    if lead is None or corr < 0.5 or lag < 0:
-        return None
-    return mic.time_of(start + lag + lead * 16000)
-
-
 def xruns(rows: list[dict]) -> dict[str, int]:
     """Dropouts the chat's audio devices reported (its last JSONL line, session_ended)."""
     end = rows[-1] if rows and rows[-1]["type"] == "session_ended" else {}
@@ -95,115 +93,305 @@ def after_dropout(rows: list[dict], trials: list[tuple[float, float]],
     return [any(onset - guard_s <= t <= cut for t in dropped) for onset, cut in trials]
 
 
-def run_echo(args: argparse.Namespace, env: dict[str, str]) -> int:
-    """Barge-in latency and self-interruptions with an echo path (see the docstring)."""
-    from helpers import start_chat, stop_chat
+@dataclass
+class Schedule:
+    """What one client did over the open-speaker trial schedule (``run_schedule``).
 
+    Times are wall clock (``time.time()``, as in the chat's JSONL) unless named otherwise."""
+
+    latencies: list[float] = field(default_factory=list)  # barge-ins: onset -> silence, ms
+    spans: list[tuple[int, float, float]] = field(default_factory=list)  # (trial, onset, silence)
+    leaks: int = 0
+    paused: int = 0  # the reply was between sentences when the user spoke: no figure
+    clean: list[tuple[float, float, bool]] = field(default_factory=list)  # (start, end, whole)
+    before_user: list[tuple[float, float]] = field(default_factory=list)  # (reply start, onset)
+    reply_latencies: list[float] = field(default_factory=list)  # speech end -> reply heard, ms
+    server_interrupts_before_user: int = 0  # server `interrupted` before the user spoke
+    unplayed: int = 0  # replies left alone that never sounded at the speaker
+    echo_heard: int = 0  # trials where the server heard speech before the user spoke: no figure
+    cpu_percent: float | None = None  # the client's processes, % of one core
+    out: str = ""  # the client's stdout
+    error: str | None = None  # why the schedule stopped early
+
+
+def _tree_cpu_s(pid: int) -> float:
+    """CPU seconds (user + system) of process ``pid`` and its live descendants."""
+    kids: dict[int, list[int]] = {}
+    times: dict[int, float] = {}
+    tick = os.sysconf("SC_CLK_TCK")
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_text()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2:].split()
+        kids.setdefault(int(fields[1]), []).append(int(entry))
+        times[int(entry)] = (int(fields[11]) + int(fields[12])) / tick
+    total, todo = 0.0, [pid]
+    while todo:
+        p = todo.pop()
+        total += times.get(p, 0.0)
+        todo += kids.get(p, [])
+    return total
+
+
+def phrase_span(mic: ah.SpeakerRecorder, mark: float, phrase: Path
+                ) -> tuple[float, float] | None:
+    """(onset, end) of ``phrase``, played into the microphone from ``mark`` on (monotonic):
+    its position in the microphone recording (cross-correlation) plus its leading silence,
+    and plus the end of its last sound."""
+    speech = ah.read_wav(phrase)[0]
+    start = max(0, mic.index_of(mark))
+    heard = mic.audio[start:start + len(speech) + 16000]
+    lead = ah.first_sound(speech, 16000)
+    tail = ah.last_sound(speech, 16000)
+    corr, lag = ah.xcorr_peak(heard, speech)
+    if lead is None or tail is None or corr < 0.5 or lag < 0:
+        return None
+    return mic.time_of(start + lag + lead * 16000), mic.time_of(start + lag + tail * 16000)
+
+
+def speech_onset(mic: ah.SpeakerRecorder, mark: float, phrase: Path) -> float | None:
+    """When ``phrase``, played into the microphone from ``mark`` on, began there (monotonic).
+
+    Its position in the microphone recording (cross-correlation) plus its leading silence:
+    not the first sound after ``mark``, which, with an echo path, can be the reply's echo.
+    """
+    span = phrase_span(mic, mark, phrase)
+    return None if span is None else span[0]
+
+
+def reply_heard(spk: ah.SpeakerRecorder, reply: Any, search_s: float = 4.0) -> float | None:
+    """When the first sound of emulator reply ``reply`` played at the speaker (monotonic):
+    its first 400 ms found in the speaker recording within ``search_s`` of its sending."""
+    pcm = np.frombuffer(reply.pcm, dtype="<i2")
+    lead = ah.first_sound(pcm, 24000)
+    if lead is None or reply.started_at is None:
+        return None
+    ref = pcm[round(lead * 24000):round(lead * 24000) + 24000 * 4 // 10]
+    start = max(0, spk.index_of(reply.started_at))
+    heard = spk.audio[start:start + round(search_s * spk.rate)]
+    pieces = ah.find_pieces(heard, ref, 24000, piece_ms=400)  # normalized where it is
+    if len(pieces) != 1 or pieces[0].corr < 0.5:
+        return None
+    return spk.time_of(start + pieces[0].delay_s * 24000)
+
+
+def run_schedule(trials: int, seed: int, start: Callable[[Any], subprocess.Popen],
+                 stop: Callable[[subprocess.Popen], str],
+                 echo_volume: int | None = 50) -> Schedule:
+    """The open-speaker trial schedule (the docstring) for one client.
+
+    ``start(emulator)`` launches the client against the emulator and returns once it
+    streams microphone audio; ``stop(process)`` ends it and returns its stdout.
+    ``echo_volume``: the echo path's volume (PulseAudio percent), None for no echo path.
+    Replies are found by time, not by number, so a client whose own echo makes the server
+    start extra replies still runs the whole schedule."""
     from voicecli.emulator import EmulatorConfig, EmulatorThread
 
-    rng = random.Random(args.seed)
-    latencies: list[float] = []
-    spans: list[tuple[int, float, float]] = []  # (trial, onset, silence), wall clock
-    leaks = paused = 0
-    clean: list[tuple[float, float, bool]] = []  # (wall start, wall end, played to its end)
-    before_user: list[tuple[float, float]] = []  # (reply start, user onset), wall clock
+    rng = random.Random(seed)
+    run = Schedule()
     scenario = Path(__file__).parent / "scenarios" / "long-replies.toml"
-    with EmulatorThread(EmulatorConfig(scenario=scenario)) as emu, \
-            ah.echo_path(volume_percent=args.echo_volume), ah.SpeakerRecorder() as spk, \
+    echo = ah.echo_path(volume_percent=echo_volume) if echo_volume is not None \
+        else contextlib.nullcontext()
+    with EmulatorThread(EmulatorConfig(scenario=scenario)) as emu, echo, \
+            ah.SpeakerRecorder() as spk, \
             ah.SpeakerRecorder(source="vmic_feed.monitor", rate=16000) as mic:
-        proc = start_chat(emu, env, "--format", "jsonl")
-        conn = emu.connections[0]
+        proc: subprocess.Popen | None = start(emu)
 
-        def reply_started(k: int) -> bool:
-            return ah.wait_until(lambda: len(conn.replies) > k
-                                 and conn.replies[k].started_at is not None, 30)
+        def replies() -> list:
+            return [r for conn in emu.connections for r in conn.replies]
+
+        def next_reply(after: float, timeout: float = 30) -> Any:
+            """The first reply the emulator started sending at or after ``after``."""
+            found: list = []
+
+            def started() -> bool:
+                found[:] = [r for r in replies()
+                            if r.started_at is not None and r.started_at >= after]
+                return bool(found)
+
+            ah.wait_until(started, timeout)
+            return min(found, key=lambda r: r.started_at) if found else None
 
         def wall_of(t: float) -> float:  # a monotonic time on the events' wall clock
             return time.time() - (time.monotonic() - t)
 
-        def left_alone(k: int) -> None:
-            """Reply k plays with nobody talking: it must play to its end."""
-            reply = conn.replies[k]
+        def say(text: str) -> tuple[Path, float, float]:
+            """Play a phrase into the microphone: (its file, when it was started, ended)."""
+            phrase = ah.speech_wav(text)
+            mark = time.monotonic()
+            ah.play_into_mic(phrase).wait(10)
+            return phrase, mark, time.monotonic()
+
+        asked: list[tuple[Path, float, Any]] = []  # (phrase, when played, its reply)
+
+        def reply_latency(phrase: Path, mark: float, reply: Any) -> None:
+            """Measured at the end: end of the user's speech -> first reply audio heard."""
+            asked.append((phrase, mark, reply))
+
+        def heard_start(reply: Any, timeout: float = 5) -> float | None:
+            """When reply ``reply`` began to sound at the speaker (monotonic), None if not
+            within ``timeout`` of its sending."""
+            begun: list[float] = []
+
+            def sounding() -> bool:
+                start = max(0, spk.index_of(reply.started_at))
+                at = ah.first_sound(spk.audio[start:], spk.rate)
+                if at is not None:
+                    begun.append(spk.time_of(start + at * spk.rate))
+                return bool(begun)
+
+            ah.wait_until(sounding, timeout)
+            return begun[0] if begun else None
+
+        def left_alone(reply: Any) -> None:
+            """A reply plays with nobody talking: it must play to its end (from its first
+            sound at the speaker; a reply never heard there is counted apart, ``unplayed``)."""
             wall_start = wall_of(reply.started_at)
             ah.wait_until(lambda: reply.sent_bytes >= len(reply.pcm) or reply.interrupted, 60)
-            end = spk.wait_for_silence(hold_ms=700, timeout=60, after=reply.started_at + 0.5)
-            played = end - reply.started_at
+            begun = heard_start(reply)
+            if begun is None:
+                run.unplayed += 1
+                print(f"reply left alone: never played ({reply.duration_s:.1f} s)  UNPLAYED",
+                      file=sys.stderr)
+                return
+            try:
+                end = spk.wait_for_silence(hold_ms=700, timeout=60, after=begun + 0.5)
+            except TimeoutError:
+                end = time.monotonic()
+            played = end - begun
             full = not reply.interrupted and played >= reply.duration_s - 0.5
-            clean.append((wall_start, time.time(), full))
+            run.clean.append((wall_start, time.time(), full))
             print(f"reply left alone: played {played:.1f} of {reply.duration_s:.1f} s"
                   f"{'' if full else '  CUT'}", file=sys.stderr)
 
-        # The first reply is left alone too: the canceller converges on it (the first
-        # seconds of a session are guarded: barge-in is stricter there, see audio/vad.py).
-        ah.play_into_mic(ah.speech_wav("Hello, can you hear me?")).wait(10)
-        if reply_started(0):
-            left_alone(0)
-        for trial in range(args.trials):
-            k = 2 * trial + 1  # reply k is talked over; reply k + 1 is left alone
-            ah.play_into_mic(ah.speech_wav(rng.choice(PROMPTS))).wait(10)
-            if not reply_started(k):
-                print(f"trial {trial}: no reply started", file=sys.stderr)
-                break
-            spk.wait_for_sound(timeout=10)
-            time.sleep(rng.uniform(0.6, 1.6))
-            mark = time.monotonic()
-            phrase = ah.speech_wav(rng.choice(INTERRUPTIONS))
-            ah.play_into_mic(phrase).wait(10)
-            talk_end = time.monotonic()
-            onset = speech_onset(mic, mark, phrase)
-            if not reply_started(k + 1):
-                print(f"trial {trial}: no answer to the interruption", file=sys.stderr)
-                break
-            answer = conn.replies[k + 1]
-            print(f"  the answer started {answer.started_at - talk_end:.2f} s after the user's"
-                  " speech", file=sys.stderr)
-            if onset is None:
-                print(f"trial {trial}: speech not found on the microphone", file=sys.stderr)
-            else:
-                # Until the user spoke, this reply was echo only, like a clean one.
-                before_user.append((wall_of(conn.replies[k].started_at), wall_of(onset)))
-                cut = ah.silence_after(spk.audio, spk.rate, onset - spk.t0, hold_ms=300)
-                if cut is not None and _paused_at(spk, cut, onset):
-                    paused += 1
-                elif cut is not None:
-                    cut_t = spk.time_of(cut * spk.rate)
-                    latencies.append((cut_t - onset) * 1000)
-                    spans.append((trial + 1, wall_of(onset), wall_of(cut_t)))
-                    gap = spk.audio[spk.index_of(cut_t + 0.05):spk.index_of(answer.started_at)]
-                    leaked = len(gap) > 0 and int(abs(gap.astype(int)).max()) > 300
-                    leaks += leaked
-                    print(f"trial {trial + 1}: {latencies[-1]:6.1f} ms"
-                          f"{'  LEAK' if leaked else ''}", file=sys.stderr)
-            left_alone(k + 1)
-        out, _ = stop_chat(proc)
-    rows = [json.loads(line) for line in out.splitlines()]
+        try:
+            cpu_t0, cpu_c0 = time.monotonic(), _tree_cpu_s(proc.pid)
+            # The first reply is left alone too: the canceller converges on it (the first
+            # seconds of a session are guarded: barge-in is stricter there, see audio/vad.py).
+            phrase, mark, _ = say("Hello, can you hear me?")
+            first = next_reply(mark)
+            if first is not None:
+                reply_latency(phrase, mark, first)
+                left_alone(first)
+            for trial in range(trials):
+                phrase, mark, _ = say(rng.choice(PROMPTS))
+                reply = next_reply(mark)  # talked over
+                if reply is None:
+                    run.error = f"trial {trial}: no reply started"
+                    print(run.error, file=sys.stderr)
+                    break
+                reply_latency(phrase, mark, reply)
+                heard_start(reply, 10)  # the user talks over it once it plays at the speaker
+                time.sleep(rng.uniform(0.6, 1.6))
+                phrase, mark, talk_end = say(rng.choice(INTERRUPTIONS))
+                onset = speech_onset(mic, mark, phrase)
+                answer = next_reply(mark)  # left alone
+                if answer is None:
+                    run.error = f"trial {trial}: no answer to the interruption"
+                    print(run.error, file=sys.stderr)
+                    break
+                print(f"  the answer started {answer.started_at - talk_end:.2f} s after the user's"
+                      " speech", file=sys.stderr)
+                reply_latency(phrase, mark, answer)
+                if onset is None:
+                    print(f"trial {trial}: speech not found on the microphone", file=sys.stderr)
+                else:
+                    # Until the user spoke, this reply was echo only, like a clean one.
+                    run.before_user.append((wall_of(reply.started_at), wall_of(onset)))
+                    run.server_interrupts_before_user += sum(
+                        1 for conn in emu.connections for t in conn.times("interrupted")
+                        if reply.started_at <= t < onset)
+                    # The server heard speech in this reply before the user spoke: the echo
+                    # got through, and whatever silences the speaker now may be that.
+                    echo = any(reply.started_at <= t < onset for conn in emu.connections
+                               for t in conn.times("speech_start"))
+                    cut = ah.silence_after(spk.audio, spk.rate, onset - spk.t0, hold_ms=300)
+                    if echo:
+                        run.echo_heard += 1
+                        print(f"trial {trial + 1}: the server heard speech (the echo) before "
+                              "the user spoke: not counted", file=sys.stderr)
+                    elif cut is not None and _paused_at(spk, cut, onset):
+                        run.paused += 1
+                    elif cut is not None:
+                        cut_t = spk.time_of(cut * spk.rate)
+                        run.latencies.append((cut_t - onset) * 1000)
+                        run.spans.append((trial + 1, wall_of(onset), wall_of(cut_t)))
+                        gap = spk.audio[spk.index_of(cut_t + 0.05):spk.index_of(answer.started_at)]
+                        leaked = len(gap) > 0 and int(abs(gap.astype(int)).max()) > 300
+                        run.leaks += leaked
+                        print(f"trial {trial + 1}: {run.latencies[-1]:6.1f} ms"
+                              f"{'  LEAK' if leaked else ''}", file=sys.stderr)
+                left_alone(answer)
+            run.cpu_percent = round(100 * (_tree_cpu_s(proc.pid) - cpu_c0)
+                                    / (time.monotonic() - cpu_t0), 2)
+            run.out = stop(proc)
+            proc = None
+        finally:
+            if proc is not None:  # the schedule failed: end the client (and its group) anyway
+                if os.getpgid(proc.pid) == proc.pid:
+                    os.killpg(proc.pid, signal.SIGKILL)
+                else:
+                    proc.kill()
+                proc.wait(10)
+        for phrase, mark, reply in asked:
+            span, heard = phrase_span(mic, mark, phrase), reply_heard(spk, reply)
+            if span is not None and heard is not None:
+                run.reply_latencies.append(round((heard - span[1]) * 1000, 1))
+    return run
+
+
+def percentile(ordered: list[float], q: float) -> float:
+    """The benchmark's percentile: element int(q * n) of the sorted list (the last at most)."""
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def run_echo(args: argparse.Namespace, env: dict[str, str]) -> int:
+    """Barge-in latency and self-interruptions with an echo path (see the docstring)."""
+    from helpers import start_chat, stop_chat
+
+    run = run_schedule(args.trials, args.seed,
+                       lambda emu: start_chat(emu, env, "--format", "jsonl"),
+                       lambda proc: stop_chat(proc)[0], args.echo_volume)
+    rows = [json.loads(line) for line in run.out.splitlines()]
     local = [r["ts"] for r in rows if r["type"] == "interrupted" and r["source"] == "local"]
-    self_int = sum(1 for a, b, full in clean if not full or any(a <= t <= b for t in local))
-    early = sum(1 for t in local for a, b in before_user if a <= t < b)
-    if not latencies:
-        print(json.dumps({"error": "no trial completed"}))
+    self_int = sum(1 for a, b, full in run.clean
+                   if not full or any(a <= t <= b for t in local))
+    early = sum(1 for t in local for a, b in run.before_user if a <= t < b)
+    if not run.latencies:
+        print(json.dumps({"error": run.error or "no trial completed"}))
         return 1
-    dropout = after_dropout(rows, [(onset, cut) for _, onset, cut in spans])
-    for (number, _, _), latency, hit in zip(spans, latencies, dropout, strict=True):
+    dropout = after_dropout(rows, [(onset, cut) for _, onset, cut in run.spans])
+    for (number, _, _), latency, hit in zip(run.spans, run.latencies, dropout, strict=True):
         if hit:
             print(f"trial {number} ({latency:.1f} ms) came after a device dropout",
                   file=sys.stderr)
-    ordered = sorted(latencies)
+    ordered = sorted(run.latencies)
+    replies = sorted(run.reply_latencies) or [float("nan")]
     print(json.dumps({
         "median_ms": round(statistics.median(ordered), 1),
-        "p90_ms": round(ordered[min(len(ordered) - 1, int(0.9 * len(ordered)))], 1),
+        "p90_ms": round(percentile(ordered, 0.9), 1),
         "worst_ms": round(ordered[-1], 1),
         "trials": len(ordered),
         "self_interruptions": self_int,
-        "clean_replies": len(clean),
+        "clean_replies": len(run.clean),
+        "unplayed": run.unplayed,  # replies left alone never heard at the speaker
         # local interruptions in the talked-over replies before the user spoke (echo only)
         "self_interruptions_before_user": early,
-        "leaks": leaks,
-        "paused_at_onset": paused,  # the reply was in a pause when the user spoke: no figure
+        "leaks": run.leaks,
+        "paused_at_onset": run.paused,  # the reply was in a pause when the user spoke: no figure
+        "echo_heard_before_user": run.echo_heard,  # the server heard speech first: no figure
         "resumed": sum(r["type"] == "barge_in_resumed" for r in rows),
         "echo_volume_percent": args.echo_volume,
         **xruns(rows),
         "after_dropout": sum(dropout),
+        # end of the user's speech -> first audio of the reply heard at the speaker
+        "reply_latency_median_ms": round(statistics.median(replies), 1),
+        "reply_latency_p90_ms": round(percentile(replies, 0.9), 1),
+        "cpu_percent": run.cpu_percent,  # the chat process, % of one core
     }))
     return 0
 
