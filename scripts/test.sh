@@ -96,6 +96,27 @@ bash scripts/virtual-audio.sh start </dev/null
 eval "$(bash scripts/virtual-audio.sh env)"
 phase_done "virtual audio"
 
+# ----------------------------------------------------------------------------- 3b. README line 1
+# CI runs the README's first command as written (install + the main job, offline), with the
+# oldest Python voicecli supports (3.10, Ubuntu 22.04's) as python3 where there is one, in a
+# throwaway HOME.
+if [[ -n $CI_MODE ]]; then
+    first_line=$(awk '/^```sh/{getline; print; exit}' README.md)
+    home=$REPO/.state/readme-home
+    rm -rf "$home" && mkdir -p "$home/bin"
+    for candidate in "${PYENV_ROOT:-$HOME/.pyenv}"/versions/3.10*/bin/python python3.10; do
+        if "$candidate" -c 'import sys; assert sys.version_info[:2] == (3, 10)' 2>/dev/null; then
+            ln -s "$(command -v "$candidate")" "$home/bin/python3"
+            break
+        fi
+    done
+    echo "==> README line 1 with $(PATH=$home/bin:$PATH python3 --version): $first_line"
+    (export HOME=$home PATH=$home/bin:$PATH VOICECLI_CONFIG=/nonexistent
+     bash -c "$first_line" </dev/null | grep -q '^Gemini: ')
+    rm -f reply.wav
+    phase_done "README line 1"
+fi
+
 # ----------------------------------------------------------------------------- 4. tests
 echo "==> $TEST_COMMAND $*"
 rc=0

@@ -12,10 +12,12 @@ Controls`). The runner owns the connection, the audio ends and the session's boo
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
+from voicecli import catalog
 from voicecli import events as ev
 from voicecli.audio.engine import (
     PLAYING_GRACE_S,
@@ -28,7 +30,10 @@ from voicecli.audio.engine import (
 from voicecli.audio.vad import HoldPolicy, hold_decision
 from voicecli.live.state import ConversationState
 from voicecli.settings import Settings
-from voicecli.tools.builtin import BUILTIN_TOOLS, Tool, run_tool
+from voicecli.tools.builtin import BUILTIN_TOOLS, Tool
+from voicecli.tools.confirm import ConfirmPolicy
+from voicecli.tools.session import SessionTools, builtin_entries
+from voicecli.tools.toolbox import Toolbox
 from voicecli.ui.outputs import EventBus
 
 if TYPE_CHECKING:
@@ -42,15 +47,22 @@ class ChatMode:
     """A spoken conversation: see the module docstring."""
 
     def __init__(self, settings: Settings, tools: dict[str, Tool] | None = None) -> None:
+        """``tools``: the built-in tools to offer (default: all of them)."""
         self.settings = settings
-        self.tools = BUILTIN_TOOLS if tools is None and settings.tools else (tools or {})
         self.state = ConversationState()
+        self.toolbox, self._skipped = build_toolbox(settings,
+                                                    BUILTIN_TOOLS if tools is None else tools)
+        info = catalog.model_info(settings.model)
+        self.tools = SessionTools(
+            self.toolbox, ConfirmPolicy(interactive=False, yes=settings.yes),
+            publish=self._publish, respond=self._respond, answered=self.state.tool_answered,
+            scheduling=info is None or info.async_tools,
+            servers=settings.mcp_servers if settings.tools else ())
         self.hold_policy = HoldPolicy()
         self._runner: SessionRunner | None = None
         self._user_muted = False
         self._talking = False
         self._early: list[tuple[str, str]] = []  # typed text / activity before connecting
-        self._tool_tasks: dict[str, asyncio.Task[None]] = {}
         self._hold_task: asyncio.Task[None] | None = None
 
     @property
@@ -63,7 +75,12 @@ class ChatMode:
         self._runner = runner
 
     def live_config(self, live_client: ModuleType) -> Any:
-        return live_client.make_config(self.settings, self.tools)
+        return live_client.make_config(self.settings, self.toolbox.declarations(),
+                                       search=self._search)
+
+    @property
+    def _search(self) -> bool:
+        return self.settings.search and self.settings.tools
 
     def make_mic(self) -> MicPipeline:
         runner = self.runner
@@ -87,6 +104,11 @@ class ChatMode:
         events: list[ev.Event] = [ev.SessionStarted(model=self.settings.model,
                                                     voice=self.settings.voice,
                                                     session_id=conn.session_id)]
+        for broken in self.settings.mcp_broken:
+            events.append(ev.McpServer(name=broken.name, state="failed", error=broken.error))
+        for path, skipped in self._skipped:
+            events.append(ev.Notice(message=f"--tools-file {path}: {skipped.name}() is not a "
+                                    f"tool: {skipped.why}"))
         if not self.settings.live.interruption:
             events.append(ev.Notice(message="--no-interruption: every reply plays to its end, "
                                     "even when you talk over it (local barge-in is off)"))
@@ -95,7 +117,7 @@ class ChatMode:
 
     def busy(self) -> bool:
         """Not a quiet moment to renew the connection (see LiveConnection)."""
-        return self.state.in_reply or bool(self.state.user_text or self._tool_tasks)
+        return self.state.in_reply or bool(self.state.user_text) or self.tools.running
 
     def on_mic_chunk(self, pcm: bytes) -> None:
         pass
@@ -103,14 +125,18 @@ class ChatMode:
     def on_event(self, event: ev.Event) -> list[ev.Event]:
         match event:
             case ev.ToolCall(id=call_id, name=name, args=args):
-                task = asyncio.create_task(self._answer_tool(call_id, name, args))
-                self._tool_tasks[call_id or name] = task
+                self.tools.call(call_id, name, args)
             case ev.ToolCancelled(ids=ids):
-                for call_id in ids:
-                    cancelled = self._tool_tasks.pop(call_id, None)
-                    if cancelled is not None:
-                        cancelled.cancel()
+                self.tools.cancel(ids)
         return []
+
+    def on_audio_started(self) -> None:
+        """Start the MCP servers now, off the path to the first microphone audio."""
+        from voicecli.tools.mcp_client import default_log_dir
+
+        if self.tools.servers:
+            self.tools.start_servers(os.environ, default_log_dir(), self.runner.threadsafe,
+                                     self._declare_new_tools)
 
     def on_reconnecting(self) -> list[ev.Event]:
         """Settle half-received lines first: nothing shown is lost or repeated."""
@@ -144,8 +170,7 @@ class ChatMode:
                                      f"{INPUT_END_TIMEOUT_S:.0f} s"))
 
     def close(self) -> None:
-        for task in self._tool_tasks.values():
-            task.cancel()
+        self.tools.close()
         if self._hold_task is not None:
             self._hold_task.cancel()
 
@@ -182,17 +207,36 @@ class ChatMode:
                 await asyncio.sleep(0.02)
 
     # -- tools ----------------------------------------------------------------------------
-    async def _answer_tool(self, call_id: str | None, name: str, args: dict[str, Any]) -> None:
+    def _publish(self, event: ev.Event) -> None:
+        self.runner.publish(event)
+
+    def _respond(self, call_id: str | None, name: str, result: dict[str, Any],
+                 scheduling: str | None) -> None:
         from voicecli.live.client import function_response
 
-        try:
-            result = await asyncio.to_thread(run_tool, self.tools, name, args)
-            if not self.state.tool_answered(call_id):
-                return  # cancelled while it ran: the server no longer wants it
-            self.runner.conn.send_tool_response([function_response(call_id, name, result)])
-            self.runner.publish(ev.ToolResult(id=call_id, name=name, result=result))
-        finally:
-            self._tool_tasks.pop(call_id or name, None)
+        self.runner.conn.send_tool_response([function_response(call_id, name, result,
+                                                                scheduling)])
+
+    def _declare_new_tools(self, names: list[str]) -> str:
+        """An MCP server is ready: declare its tools in the live session (a context update)
+        or, for a model that takes none mid-session, at a renewal of the connection."""
+        from voicecli.live import client as live_client
+
+        conn = self.runner.conn
+        if conn is None:
+            return "setup"
+        conn.update_config(self.live_config(live_client),
+                           renew=not self._tools_mid_session)
+        if self._tools_mid_session:
+            conn.send("tools", live_client.tool_list(self.toolbox.declarations(),
+                                                     self._search))
+            return "now"
+        return "next_connection"
+
+    @property
+    def _tools_mid_session(self) -> bool:
+        info = catalog.model_info(self.settings.model)
+        return info is None or info.tools_mid_session
 
     # -- controls (called by the live view, on the loop's thread) -------------------------
     def _send_control(self, kind: str, payload: str) -> None:
@@ -252,6 +296,30 @@ class ChatMode:
         if self.settings.text_only:
             return "type a line; Ctrl-C to quit"
         return "speak now; Ctrl-C to quit"
+
+
+def build_toolbox(settings: Settings, builtins: dict[str, Tool]) -> tuple[Toolbox, list[Any]]:
+    """The tools known before connecting: built-ins and ``--tools-file`` functions (MCP
+    servers' tools join as each server is ready). Also the functions a file left out."""
+    from voicecli.tools import pyfile
+
+    toolbox = Toolbox(scheduling=dict(settings.tool_scheduling))
+    skipped: list[Any] = []
+    if not settings.tools:
+        return toolbox, skipped
+    for entry, runner in builtin_entries(builtins):
+        toolbox.add(entry, runner)
+    for path in settings.tool_files:
+        found, left_out = pyfile.load(path)
+        for entry, runner in found:
+            if entry.name in toolbox:
+                from voicecli.errors import ConfigError
+
+                raise ConfigError(f"--tools-file {path}: {entry.name}() has the name of "
+                                  "another tool; rename it")
+            toolbox.add(entry, runner)
+        skipped += [(path, s) for s in left_out]
+    return toolbox, skipped
 
 
 def chat_runner(settings: Settings, bus: EventBus, source: Source, sink: Sink,

@@ -25,7 +25,9 @@ class ModelInfo:
     ``settings``: which of the Live settings it takes (``vad``: the automatic activity
     detection options; ``interruption``: ``activity_handling``; ``turn_coverage``;
     ``temperature``). ``proactive_audio``: ``always`` (on, cannot be turned off),
-    ``optional`` or ``no``.
+    ``optional`` or ``no``. ``async_tools``: function calls do not block the conversation,
+    and a response says when the model should speak of it (``scheduling``).
+    ``tools_mid_session``: tools can be declared anew mid-session (a context update).
     """
 
     id: str
@@ -39,24 +41,30 @@ class ModelInfo:
     mid_session_text: bool = True
     vertex: bool = False
     settings: frozenset[str] = CONVERSATION_SETTINGS
+    search: bool = True
+    async_tools: bool = False
+    tools_mid_session: bool = False
 
 
 MODELS: dict[str, ModelInfo] = {
     m.id: m
     for m in (
         ModelInfo(DEFAULT_MODEL, "conversation (Gemini API default), async function calls",
-                  proactive_audio="always", vertex=True),
+                  proactive_audio="always", vertex=True, async_tools=True,
+                  tools_mid_session=True),
         ModelInfo("gemini-3.8-live-extended-thinking", "conversation with extended thinking",
-                  thinking_levels=("low", "medium", "high"), proactive_audio="always"),
+                  thinking_levels=("low", "medium", "high"), proactive_audio="always",
+                  async_tools=True, tools_mid_session=True),
         ModelInfo("gemini-3.1-flash-live-preview", "previous preview",
                   mid_session_text=False),
         ModelInfo("gemini-2.5-flash-native-audio-preview-12-2025", "previous native audio preview",
-                  affective_dialog=True, proactive_audio="optional"),
+                  affective_dialog=True, proactive_audio="optional", async_tools=True),
         ModelInfo("gemini-live-2.5-flash-native-audio", "Vertex AI GA native audio",
-                  affective_dialog=True, proactive_audio="optional", vertex=True),
+                  affective_dialog=True, proactive_audio="optional", vertex=True,
+                  async_tools=True),
         ModelInfo(TRANSLATE_MODEL, "live speech-to-speech translation", tools=False,
                   system_instruction=False, translation=True, mid_session_text=False,
-                  settings=frozenset({"vad"})),
+                  settings=frozenset({"vad"}), search=False),
     )
 }
 

@@ -127,6 +127,19 @@ VadPrefixOpt = Annotated[int | None, typer.Option(
 VadSilenceOpt = Annotated[int | None, typer.Option(
     "--vad-silence-ms", help="Silence that ends the user's turn.")]
 
+SearchOpt = Annotated[bool | None, typer.Option(
+    "--search/--no-search", help="Ground replies in Google Search; the sources are shown "
+    "under the reply.")]
+ToolsFileOpt = Annotated[list[str] | None, typer.Option(
+    "--tools-file", help="Offer the public, type-hinted, documented functions of this "
+    "Python file as tools (repeatable).")]
+McpConfigOpt = Annotated[list[str] | None, typer.Option(
+    "--mcp-config", help="MCP servers from an mcpServers JSON file (Claude Desktop, Cursor, "
+    "Gemini CLI format; repeatable).")]
+YesOpt = Annotated[bool, typer.Option(
+    "--yes", "-y", help="Run tools that ask first without asking (needed when there is no "
+    "terminal to ask in).")]
+
 LIVE_KEYS = ("vad_start_sensitivity", "vad_end_sensitivity", "vad_prefix_padding_ms",
              "vad_silence_ms")
 
@@ -136,6 +149,18 @@ def _merged(flags: dict[str, Any], profile: str | None) -> Any:
     from voicecli import config as cfg
 
     return cfg.merge(flags, os.environ, cfg.read_config(cfg.config_path()), profile)
+
+
+def _mcp_servers(conf: Any, mcp_config: list[str] | None) -> tuple[list[Any], list[Any]]:
+    """The MCP servers to start (config tables, then --mcp-config files) and those whose
+    configuration is broken (each becomes one 'failed' line)."""
+    from voicecli.tools import mcp_config as mc
+
+    tables = mc.from_tables(conf["mcp_servers"] or {}, os.environ)
+    files = [mc.from_json_file(path, os.environ) for path in mcp_config or []]
+    servers = mc.combine(tables, *files)
+    return ([s for s in servers if isinstance(s, mc.McpServerConfig)],
+            [s for s in servers if isinstance(s, mc.Broken)])
 
 
 def _check_common(*, emulator: bool, scenario: str | None, base_url: str | None,
@@ -201,8 +226,13 @@ def chat(
     push_to_talk: Annotated[bool | None, typer.Option(
         "--push-to-talk", help="Talk only while the key is on; turns off the server's "
         "automatic voice detection. " + PTT_KEY_HELP)] = None,
-    tools: Annotated[bool | None, typer.Option("--tools/--no-tools", help="Offer the built-in "
-                                               "tools to the model.")] = None,
+    tools: Annotated[bool | None, typer.Option("--tools/--no-tools", help="Offer tools to the "
+                                               "model (--no-tools: none at all: built-in, "
+                                               "files, MCP servers, search).")] = None,
+    search: SearchOpt = None,
+    tools_file: ToolsFileOpt = None,
+    mcp_config: McpConfigOpt = None,
+    yes: YesOpt = False,
     barge_in: Annotated[bool | None, typer.Option("--barge-in/--no-barge-in", help="Cut the "
                                                   "reply off locally when you start talking."
                                                   )] = None,
@@ -255,7 +285,7 @@ def chat(
                  vad_prefix_padding_ms=vad_prefix_padding_ms, vad_silence_ms=vad_silence_ms,
                  interruption=interruption, turn_coverage=turn_coverage,
                  temperature=temperature, thinking=thinking, proactive_audio=proactive_audio,
-                 affective_dialog=affective_dialog)
+                 affective_dialog=affective_dialog, search=search, tools_files=tools_file)
     conf = _merged(flags, profile)
     _check_common(emulator=emulator, scenario=scenario, base_url=base_url, url=url,
                   ca_cert=ca_cert, vertex=vertex, header=header, input=input,
@@ -278,6 +308,9 @@ def chat(
         raise ConfigError("--headphones and --half-duplex exclude each other")
     live_options = st.LiveOptions.from_values(conf.values)
     st.check_live_options(conf["model"], live_options, push_to_talk=conf["push_to_talk"])
+    servers, broken = _mcp_servers(conf, mcp_config)
+    st.check_tools(conf["model"], search=bool(conf["search"]) and conf["tools"],
+                   files=tuple(conf["tools_files"] or ()))
     echo_mode = "headphones" if headphones else "half_duplex" if half_duplex else "aec"
     with _maybe_emulator(emulator, scenario) as emu:
         creds, endpoint = _credentials(emu, conf, vertex=vertex, url=url,
@@ -294,6 +327,9 @@ def chat(
             mute_speaker=conf["mute_speaker"], record_file=record,
             echo_mode=echo_mode, live=live_options,
             compression=compression, compression_trigger_tokens=compression_trigger_tokens,
+            tool_files=tuple(conf["tools_files"] or ()), mcp_servers=tuple(servers),
+            mcp_broken=tuple(broken), search=bool(conf["search"]), yes=yes,
+            tool_scheduling=tuple((conf["tool_scheduling"] or {}).items()),
         )
         code = run_chat(settings, endpoint, quiet=quiet, live=live)
     raise typer.Exit(code)
@@ -401,6 +437,8 @@ def run_chat(settings: Any, endpoint: str, quiet: bool = False, live: bool = Fal
 
         view = LiveView(mode, model=settings.model, voice=settings.voice,
                         push_to_talk=settings.push_to_talk, text_only=settings.text_only)
+        mode.tools.policy.interactive = True  # the view asks before tools that must ask
+        mode.tools.ask = view.ask_tool
         bus.sinks.insert(0, view)
         return asyncio.run(_run_live(runner, view))
     finally:
@@ -670,6 +708,128 @@ def config_unset(key: str, profile: ProfileOpt = None) -> None:
 
     path = cfg.config_path()
     cfg.write_config(path, cfg.unset_value(cfg.read_config(path), key, profile))
+
+
+mcp_app = typer.Typer(help="MCP servers: list them (started, with their tools), add or remove "
+                             "one in the config file.", no_args_is_help=True,
+                      rich_markup_mode=None)
+app.add_typer(mcp_app, name="mcp")
+
+
+@mcp_app.command("list")
+@friendly_errors
+def mcp_list(profile: ProfileOpt = None, mcp_config: McpConfigOpt = None) -> None:
+    """Start every configured server, then show each: ready (and its tools, as the model
+    sees them) or the reason it failed. Exit 1 if any failed."""
+    from voicecli.tools.mcp_client import McpHub, default_log_dir
+    from voicecli.tools.session import add_server_tools
+    from voicecli.tools.toolbox import Toolbox
+    from voicecli.ui.outputs import use_color
+
+    servers, broken = _mcp_servers(_merged({}, profile), mcp_config)
+    if not servers and not broken:
+        typer.echo("no MCP servers configured: add one with 'voicecli mcp add NAME -- "
+                   "COMMAND ARGS...' or pass --mcp-config FILE", err=True)
+        return
+    hub = McpHub(servers, os.environ, default_log_dir(), lambda _status: None).start()
+    try:
+        statuses = hub.wait_settled(max((s.connect_timeout_s for s in servers), default=1) + 2)
+        toolbox = Toolbox()
+        bold = use_color(sys.stdout)
+        failed = len(broken)
+        for cfg in servers:
+            status = statuses.get(cfg.name)
+            trust = "runs without asking" if cfg.trust else "asks before each call"
+            name = f"\x1b[1m{cfg.name}\x1b[0m" if bold else cfg.name
+            if status is None or status.state != "ready":
+                failed += 1
+                why = status.error if status is not None and status.error else "did not start"
+                log = f" (log: {status.log})" if status is not None and status.log else ""
+                typer.echo(f"{name}: failed: {why}{log}")
+                continue
+            added = add_server_tools(toolbox, cfg, status.tools, hub)
+            typer.echo(f"{name}: ready in {status.started_s:.1f} s, {len(added)} tools, "
+                       f"{trust}; {cfg.transport}: {cfg.describe()}")
+            for declared, original in added.items():
+                entry = toolbox.entries[declared]
+                hints = f" [{entry.hints()}]" if entry.hints() else ""
+                typer.echo(f"    {declared}  <- {original}{hints}: "
+                           f"{_first_line(entry.description)}")
+        for b in broken:
+            typer.echo(f"{b.name}: failed: {b.error}")
+    finally:
+        hub.close()
+    raise typer.Exit(1 if failed else 0)
+
+
+def _first_line(text: str, width: int = 70) -> str:
+    line = (text or "").strip().splitlines()[0] if (text or "").strip() else ""
+    return line if len(line) <= width else line[:width - 1] + "…"
+
+
+@mcp_app.command("add", context_settings={"allow_interspersed_args": False})
+@friendly_errors
+def mcp_add(
+    name: Annotated[str, typer.Argument(help="The server's name (its tools are NAME__tool).")],
+    command: Annotated[list[str] | None, typer.Argument(help="After --: the command and its "
+                                                         "arguments (a stdio server).")] = None,
+    url: Annotated[str | None, typer.Option(help="A streamable HTTP server's URL instead.")
+                   ] = None,
+    header: HeaderOpt = None,
+    env: Annotated[list[str] | None, typer.Option(help="NAME=VALUE for the server's "
+                                                  "environment (repeatable; $VAR works).")
+                   ] = None,
+    trust: Annotated[bool, typer.Option(help="Run its tools without asking first.")] = False,
+    profile: ProfileOpt = None,
+) -> None:
+    """Add a server to the config file: 'voicecli mcp add git -- uvx mcp-server-git'."""
+    from voicecli import config as cfg
+    from voicecli import settings as st
+    from voicecli.tools import mcp_config as mc
+
+    if bool(command) == bool(url):
+        raise ConfigError("give either a command (after --) or --url")
+    table: dict[str, Any] = {"url": url}
+    if command:
+        table = {"command": command[0], "args": list(command[1:])}
+    if header:
+        table["headers"] = dict(st.check_endpoint_flags(headers=header))
+    if env:
+        pairs = [e.partition("=") for e in env]
+        if any(not k or not sep for k, sep, _ in pairs):
+            raise ConfigError("--env must look like NAME=VALUE")
+        table["env"] = {k: v for k, _, v in pairs}
+    if trust:
+        table["trust"] = True
+    mc.check_tables({name: table}, "mcp add")
+    path = cfg.config_path()
+    data = cfg.read_config(path)
+    section = data.setdefault("profiles", {}).setdefault(profile, {}) if profile else data
+    servers = dict(section.get("mcp_servers", {}))
+    servers[name] = table
+    section["mcp_servers"] = servers
+    cfg.write_config(path, data)
+    where = f" in profile {profile}" if profile else ""
+    typer.echo(f"added MCP server {name}{where}; check it with 'voicecli mcp list'", err=True)
+
+
+@mcp_app.command("remove")
+@friendly_errors
+def mcp_remove(name: str, profile: ProfileOpt = None) -> None:
+    """Remove a server from the config file."""
+    from voicecli import config as cfg
+
+    path = cfg.config_path()
+    data = cfg.read_config(path)
+    section = data.get("profiles", {}).get(profile, {}) if profile else data
+    servers = dict(section.get("mcp_servers", {}))
+    if name not in servers:
+        known = ", ".join(servers) or "none"
+        raise ConfigError(f"no MCP server {name!r} in the config file (servers: {known})")
+    del servers[name]
+    section["mcp_servers"] = servers
+    cfg.write_config(path, data)
+    typer.echo(f"removed MCP server {name}", err=True)
 
 
 @app.command()

@@ -21,11 +21,16 @@ from __future__ import annotations
 
 import os
 import stat
-import tomllib
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # Python 3.10
+    import tomli as tomllib
 
 from voicecli import catalog
 from voicecli.errors import ConfigError
@@ -41,7 +46,12 @@ KEYS: dict[str, type] = {
     "vad_prefix_padding_ms": int, "vad_silence_ms": int, "interruption": bool,
     "turn_coverage": str, "temperature": float, "thinking": str,
     "proactive_audio": bool, "affective_dialog": bool,
+    # Tools (voicecli.tools): Google Search, the user's Python files, MCP servers
+    "search": bool, "tools_files": list, "mcp_servers": dict, "tool_scheduling": dict,
 }
+TABLE_KEYS = frozenset({"mcp_servers", "tool_scheduling"})  # merged by entry across layers
+TYPE_NAMES = {bool: "a bool (true or false)", int: "an integer", float: "a number",
+              str: "a string", list: "a list", dict: "a table"}
 # Keys whose value is one of a few words, and numeric keys with their range.
 CHOICES: dict[str, tuple[str, ...]] = {
     "format": ("text", "jsonl"),
@@ -60,7 +70,8 @@ DEFAULTS: dict[str, Any] = {
 }
 # Environment variables for settings. The API key keeps the SDK's own variables
 # (GEMINI_API_KEY, GOOGLE_API_KEY), handled by settings.resolve_credentials.
-ENV_VARS: dict[str, str] = {k: f"VOICECLI_{k.upper()}" for k in KEYS if k != "api_key"}
+ENV_VARS: dict[str, str] = {k: f"VOICECLI_{k.upper()}" for k in KEYS
+                            if k != "api_key" and k not in TABLE_KEYS}
 PROFILE_ENV = "VOICECLI_PROFILE"
 CONFIG_ENV = "VOICECLI_CONFIG"  # overrides the file's location (tests, several setups)
 SECRET_KEYS = frozenset({"api_key"})
@@ -92,12 +103,16 @@ def parse_value(key: str, raw: str) -> Any:
         if low in _FALSE:
             return False
         raise ConfigError(f"{key} must be true or false, got {raw!r}")
+    if kind is list:  # VOICECLI_TOOLS_FILES=a.py:b.py, 'config set tools_files a.py:b.py'
+        return [p for p in raw.split(os.pathsep) if p]
+    if kind is dict:
+        raise ConfigError(f"{key} is a table: edit the config file ('voicecli config path')"
+                          + (", or use 'voicecli mcp add'" if key == "mcp_servers" else ""))
     if kind is int or kind is float:
         try:
             return kind(raw.strip())
         except ValueError:
-            raise ConfigError(f"{key} must be a{'n integer' if kind is int else ' number'}, "
-                              f"got {raw!r}") from None
+            raise ConfigError(f"{key} must be {TYPE_NAMES[kind]}, got {raw!r}") from None
     return raw
 
 
@@ -108,6 +123,21 @@ def check_value(key: str, value: Any, where: str | None = None) -> Any:
     label = where or key
     if value is None:
         return None
+    if key == "mcp_servers":
+        from voicecli.tools.mcp_config import check_tables
+
+        check_tables(value, label)
+        return value
+    if key == "tool_scheduling":
+        from voicecli.tools.mcp_config import SCHEDULING
+
+        for tool, when in value.items():
+            if when not in SCHEDULING:
+                raise ConfigError(f"{label}: {tool} = {when!r}: must be one of "
+                                  f"{', '.join(SCHEDULING)}")
+        return value
+    if key == "tools_files" and not all(isinstance(p, str) for p in value):
+        raise ConfigError(f"{label} must be a list of file names")
     if key in CHOICES:
         word = str(value).strip().lower()
         if word not in CHOICES[key]:
@@ -151,8 +181,7 @@ def _check_table(table: Mapping[str, Any], where: str) -> dict[str, Any]:
         if kind is float and isinstance(value, int) and not isinstance(value, bool):
             value = float(value)
         if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-            raise ConfigError(f"{where}: {key} must be a{'n' if kind is int else ''} "
-                              f"{kind.__name__}, got {value!r}")
+            raise ConfigError(f"{where}: {key} must be {TYPE_NAMES[kind]}, got {value!r}")
         out[key] = value
     return out
 
@@ -203,6 +232,8 @@ def merge(flags: Mapping[str, Any], env: Mapping[str, str], file: Mapping[str, A
     sources: dict[str, str] = {}
     for name, layer in layers:
         for key, value in layer.items():
+            if key in TABLE_KEYS and isinstance(values.get(key), dict):
+                value = {**values[key], **value}  # a profile adds servers, not replaces
             values[key] = value
             sources[key] = name
     if check:
@@ -249,8 +280,16 @@ def unset_value(data: Mapping[str, Any], key: str, profile: str | None = None) -
 
 
 def hide_secrets(values: Mapping[str, Any]) -> dict[str, Any]:
-    """``values`` with secret keys replaced by a marker (for ``config show``)."""
-    return {k: ("<set, hidden>" if k in SECRET_KEYS and v else v) for k, v in values.items()}
+    """``values`` with secret keys replaced by a marker (for ``config show``); an MCP
+    server's env and header values are hidden too."""
+    out = {k: ("<set, hidden>" if k in SECRET_KEYS and v else v) for k, v in values.items()}
+    servers = out.get("mcp_servers")
+    if isinstance(servers, Mapping):
+        out["mcp_servers"] = {
+            name: {k: ({n: "<hidden>" for n in v} if k in ("env", "headers")
+                       and isinstance(v, Mapping) else v) for k, v in table.items()}
+            if isinstance(table, Mapping) else table for name, table in servers.items()}
+    return out
 
 
 def has_secret(data: Mapping[str, Any]) -> bool:
@@ -264,16 +303,31 @@ def _toml_value(value: Any) -> str:
         return "true" if value else "false"
     if isinstance(value, int | float):
         return repr(value)
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
     text = str(value).replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
     return f'"{text}"'
 
 
+def _key(name: str) -> str:
+    return name if name.replace("_", "").replace("-", "").isalnum() else f'"{name}"'
+
+
+def _dump_table(table: Mapping[str, Any], path: list[str], lines: list[str]) -> None:
+    """``[path]`` with ``table``'s plain values, then a ``[path.key]`` section per sub-table."""
+    plain = {k: v for k, v in table.items() if not isinstance(v, Mapping)}
+    if path and (plain or not table):
+        lines += ["", f"[{'.'.join(_key(p) for p in path)}]"]
+    lines += [f"{_key(k)} = {_toml_value(v)}" for k, v in plain.items()]
+    for k, v in table.items():
+        if isinstance(v, Mapping):
+            _dump_table(v, [*path, k], lines)
+
+
 def dump_toml(data: Mapping[str, Any]) -> str:
-    """The config as TOML (flat keys, then one table per profile)."""
-    lines = [f"{k} = {_toml_value(v)}" for k, v in data.items() if k != "profiles"]
-    for name, table in data.get("profiles", {}).items():
-        lines += ["", f'[profiles."{name}"]']
-        lines += [f"{k} = {_toml_value(v)}" for k, v in table.items()]
+    """The config as TOML (flat keys, then a section per table: profiles, MCP servers)."""
+    lines: list[str] = []
+    _dump_table(data, [], lines)
     return "\n".join(lines).lstrip("\n") + "\n"
 
 

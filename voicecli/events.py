@@ -161,10 +161,56 @@ class ToolCall(Event):
 
 @dataclass(frozen=True, kw_only=True)
 class ToolResult(Event):
+    """A tool's answer, sent to the model; ``elapsed_ms`` from the call's arrival (a wait
+    for the user's confirmation included)."""
+
     type: ClassVar[str] = "tool_result"
     id: str | None
     name: str
     result: dict[str, Any]
+    elapsed_ms: float | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class ToolConfirmation(Event):
+    """A tool that must ask first: ``state`` is ``asked`` (the user is being asked), ``yes``,
+    ``no``, ``always`` (trusted for the rest of the session) or ``refused`` (nobody could be
+    asked: no terminal and no ``--yes``). ``hints``: what its server says of it
+    (read-only, destructive), shown but never relied on."""
+
+    type: ClassVar[str] = "tool_confirmation"
+    id: str | None
+    name: str
+    args: dict[str, Any]
+    state: Literal["asked", "yes", "no", "always", "refused"]
+    hints: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class McpServer(Event):
+    """An MCP server is ``ready`` (with its ``tools``: declared name -> its own name) or
+    ``failed`` to start (``error``: one line); ``declared``: ``now`` (sent to the live
+    session), ``next_connection`` (the model takes no new tools mid-session: they are
+    declared when the connection is next renewed) or ``setup``."""
+
+    type: ClassVar[str] = "mcp_server"
+    name: str
+    state: Literal["ready", "failed"]
+    tools: dict[str, str] = field(default_factory=dict)
+    error: str | None = None
+    started_s: float | None = None
+    declared: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Grounding(Event):
+    """What Google Search grounded reply ``turn`` on: the queries it ran and its sources
+    (``{"title", "uri"}``)."""
+
+    type: ClassVar[str] = "grounding"
+    turn: int | None
+    queries: list[str] = field(default_factory=list)
+    sources: list[dict[str, str]] = field(default_factory=list)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -90,6 +90,10 @@ class SessionMode(Protocol):
         """The server could not resume: a new session without the old context began."""
         ...
 
+    def on_audio_started(self) -> None:
+        """The microphone and speaker are running: start what may take its time (servers)."""
+        ...
+
     async def until_input_done(self) -> None:
         """Return when a finite input has been dealt with (never, for a microphone)."""
         ...
@@ -276,6 +280,7 @@ class SessionRunner:
                     self.publish(event)
                 self.sink.start(self.mode.reader())
                 self.source.start(self.mic)
+                self.mode.on_audio_started()
                 await self._until_done()
         except UserError:
             raise

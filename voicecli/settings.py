@@ -15,6 +15,7 @@ from typing import Any
 from voicecli import catalog
 from voicecli.errors import ConfigError
 from voicecli.live.reconnect import ReconnectPolicy
+from voicecli.tools.mcp_config import Broken, McpServerConfig
 
 TRUE_VALUES = {"1", "true", "yes", "on"}
 
@@ -135,6 +136,19 @@ def check_live_options(model: str, options: LiveOptions, *, push_to_talk: bool =
                               f"{info.id}")
 
 
+def check_tools(model: str, *, search: bool, files: tuple[str, ...]) -> None:
+    """A ConfigError for tools the model cannot take (unknown models pass)."""
+    info = catalog.model_info(model)
+    if info is None:
+        return
+    if search and not info.search:
+        which = ", ".join(catalog.models_with("search"))
+        raise ConfigError(f"--search: {info.id} does not take Google Search (models that do: "
+                          f"{which})")
+    if files and not info.tools:
+        raise ConfigError(f"--tools-file: {info.id} takes no tools")
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything one ``voicecli chat`` run needs to know."""
@@ -160,6 +174,12 @@ class Settings:
     # "headphones" (no canceller) or "half_duplex" (mic muted while the assistant speaks).
     echo_mode: str = "aec"
     live: LiveOptions = field(default_factory=LiveOptions)  # the Live API settings
+    tool_files: tuple[str, ...] = ()  # --tools-file: the user's own Python functions
+    mcp_servers: tuple[McpServerConfig, ...] = ()
+    mcp_broken: tuple[Broken, ...] = ()  # configured, but their configuration is unusable
+    search: bool = False  # Google Search grounding
+    yes: bool = False  # run tools that ask first without asking (no terminal to ask in)
+    tool_scheduling: tuple[tuple[str, str], ...] = ()  # declared tool name -> scheduling
     compression: bool = True  # context window compression (sliding window)
     compression_trigger_tokens: int | None = None  # None: the server's default
     reconnect: ReconnectPolicy = field(default_factory=ReconnectPolicy)

@@ -181,6 +181,9 @@ class TranslateMode:
     def on_fresh_session(self) -> list[ev.Event]:
         return []
 
+    def on_audio_started(self) -> None:
+        pass
+
     def close(self) -> None:
         pass
 

@@ -51,7 +51,8 @@ class ConnectionRecord:
     audio payloads are replaced by ``{"bytes": n, "mime_type": ...}`` and the decoded audio is
     joined in ``input_pcm`` (16 kHz mono s16le after resampling). ``sent`` holds every server
     message with audio data elided; ``replies`` the reply PCM per turn. ``events`` names:
-    setup_complete, resumed, speech_start, speech_end, speech_ignored, user_turn, reply_start,
+    setup_complete, resumed, context_update, speech_start, speech_end, speech_ignored,
+    user_turn, reply_start,
     tool_call, tool_call_cancellation, tool_response, tool_response_unmatched, first_audio,
     interrupted, turn_complete, go_away, closed (by the emulator), client_closed.
     """
@@ -68,6 +69,8 @@ class ConnectionRecord:
     text_inputs: list[str] = field(default_factory=list)
     client_contents: list[dict[str, Any]] = field(default_factory=list)
     tool_responses: list[dict[str, Any]] = field(default_factory=list)
+    context_updates: list[dict[str, Any]] = field(default_factory=list)
+    declared_tools: dict[str, dict[str, Any]] = field(default_factory=dict)  # name -> decl
     activity: list[RecordedEvent] = field(default_factory=list)  # activityStart/End, streamEnd
     sent: list[RecordedMessage] = field(default_factory=list)
     replies: list[ReplyRecord] = field(default_factory=list)

@@ -40,18 +40,24 @@ from __future__ import annotations
 
 import json
 import re
-import tomllib
+import sys
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # Python 3.10
+    import tomli as tomllib
 
 from voicecli.emulator.faults import Fault, FaultError, parse_fault
 
 PARROT = "parrot"
 PARROT_TEXT = "(parrot)"
 DEFAULT_NO_TOOL_REPLY = "I would need a tool for that, but none is available."
-_TURN_KEYS = frozenset({"user", "reply", "tool_call", "cancel_tool_call", "no_tool_reply"})
+_TURN_KEYS = frozenset({"user", "reply", "tool_call", "cancel_tool_call", "no_tool_reply",
+                        "grounding"})
 _TOP_KEYS = frozenset({"name", "description", "after_last", "default_user", "default_reply",
                        "turn", "translation", "fault", "refuse_resumption"})
 _TRANSLATION_KEYS = frozenset({"source", "target", "targets"})
@@ -78,6 +84,9 @@ class Turn:
     tool_call: ToolCallSpec | None = None
     cancel_tool_call: bool = False
     no_tool_reply: str = DEFAULT_NO_TOOL_REPLY
+    # Google Search grounding sent with the reply when the setup declared google_search:
+    # {"queries": [...], "sources": [{"title": ..., "uri": ...}]}
+    grounding: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -155,12 +164,22 @@ def _turn(table: Any, where: str) -> Turn:
     cancel = table.get("cancel_tool_call", False)
     if not isinstance(cancel, bool) or (cancel and call is None):
         raise ScenarioError(f"{where}: cancel_tool_call must be a boolean, with a tool_call")
+    grounding = table.get("grounding")
+    if grounding is not None:
+        queries, sources = grounding.get("queries", []), grounding.get("sources", [])
+        if not isinstance(grounding, dict) or set(grounding) - {"queries", "sources"} \
+                or not all(isinstance(q, str) for q in queries) \
+                or not all(isinstance(s, dict) and isinstance(s.get("uri"), str)
+                           for s in sources):
+            raise ScenarioError(f"{where}: grounding takes 'queries' (strings) and 'sources' "
+                                "(tables with 'uri' and 'title')")
     return Turn(
         user=_str(table, "user", where),
         reply=_str(table, "reply", where),
         tool_call=call,
         cancel_tool_call=cancel,
         no_tool_reply=_str(table, "no_tool_reply", where, DEFAULT_NO_TOOL_REPLY),
+        grounding=grounding,
     )
 
 

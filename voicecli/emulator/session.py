@@ -26,6 +26,7 @@ Injected faults (:mod:`~voicecli.emulator.faults`) come out as :class:`Drop`,
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import heapq
 import itertools
@@ -47,7 +48,7 @@ from voicecli.emulator.config import EmulatorConfig
 from voicecli.emulator.faults import Fault, parse_fault
 from voicecli.emulator.record import ConnectionRecord, RecordedEvent, RecordedMessage, ReplyRecord
 from voicecli.emulator.scenario import PARROT_TEXT, Scenario, Turn, render
-from voicecli.emulator.settings import SessionSettings, parse_setup
+from voicecli.emulator.settings import SessionSettings, parse_setup, parse_tools
 from voicecli.emulator.speech import OUTPUT_RATE, Synthesizer, resample
 from voicecli.emulator.vad import RATE as INPUT_RATE
 from voicecli.emulator.vad import VadEvent, VoiceActivityDetector, vad_settings
@@ -367,6 +368,27 @@ class Session:
             self._on_client_content(message["client_content"], now)
         if "tool_response" in message:
             self._on_tool_response(message["tool_response"], now)
+        if "context_update" in message:
+            self._on_context_update(message["context_update"], now)
+
+    def _on_context_update(self, body: Any, now: float) -> None:
+        """New tools (or a system instruction) mid-session, on the models that take them."""
+        assert self.settings is not None
+        if not self.settings.info.tools_mid_session:
+            raise wire.ProtocolError(wire.CLOSE_INVALID,
+                                     f"context_update is not supported by {self.settings.model}")
+        body = body if isinstance(body, dict) else {}
+        self.record.context_updates.append(body)
+        tools = body.get("tools")
+        if tools is not None:
+            if not isinstance(tools, dict):
+                raise wire.ProtocolError(wire.CLOSE_INVALID, "context_update.tools must be an "
+                                         "object")
+            names, search, declarations = parse_tools(tools.get("tools") or [])
+            self.settings = dataclasses.replace(self.settings, tools=frozenset(names),
+                                                search=search, declarations=declarations)
+            self.record.declared_tools = {d["name"]: d for d in declarations}
+        self.record.event(now, "context_update", tools=sorted(self.settings.tools))
 
     def _record_client(self, message: dict[str, Any], now: float) -> None:
         ri = message.get("realtime_input")
@@ -409,6 +431,7 @@ class Session:
         else:
             self._context_tokens = text_tokens(settings.system_instruction)
         self.settings = settings
+        self.record.declared_tools = {d["name"]: d for d in settings.declarations}
         self.record.session_id = self.session_id
         if settings.info.translation:
             from voicecli.emulator.translate import Translator
@@ -797,6 +820,10 @@ class Session:
                 self._send(burst_time(int(audio_s / burst_s)),
                            wire.output_transcription(piece), reply)
         t_end = burst_time(max(0, len(chunks) - 1) // per_burst)
+        grounding = reply.turn.grounding
+        if grounding is not None and settings.search:
+            self._send(t_end, wire.grounding(list(grounding.get("queries", [])),
+                                             list(grounding.get("sources", []))), reply)
         if not ends_turn:  # the translate model streams on: no turns
             return
         self._send(t_end, wire.generation_complete(), reply)

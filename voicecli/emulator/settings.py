@@ -6,6 +6,7 @@ service uses: 1008 for an unknown model, 1007 for a bad value (the reason names 
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -50,6 +51,8 @@ class SessionSettings:
     proactive_audio: bool | None = None
     affective_dialog: bool | None = None
     tools: frozenset[str] = frozenset()
+    search: bool = False  # google_search declared
+    declarations: tuple[dict[str, Any], ...] = ()  # the function declarations, as sent
     system_instruction: str = ""
     resumption: bool = False
     resumption_handle: str | None = None
@@ -179,7 +182,8 @@ def parse_setup(setup: Any, route: Route) -> SessionSettings:
             raise _invalid(f"generation_config.temperature must be between 0 and 2, got "
                            f"{temperature!r}")
 
-    affective = setup.get("enable_affective_dialog")
+    # The SDK sends it in generationConfig; accept it at the top of setup as well.
+    affective = gen.get("enable_affective_dialog", setup.get("enable_affective_dialog"))
     if affective is not None and not info.affective_dialog:
         raise _invalid(f"enable_affective_dialog is not supported by {model}")
     proactivity = _dict(setup.get("proactivity"), "proactivity")
@@ -189,11 +193,7 @@ def parse_setup(setup: Any, route: Route) -> SessionSettings:
     if proactive is False and info.proactive_audio == "always":
         raise _invalid(f"proactivity.proactive_audio cannot be disabled on {model}")
 
-    tools: set[str] = set()
-    for tool in setup.get("tools") or []:
-        for decl in _dict(tool, "tools").get("function_declarations") or []:
-            if isinstance(decl, dict) and decl.get("name"):
-                tools.add(str(decl["name"]))
+    tools, search, declarations = parse_tools(setup.get("tools"))
     system = _text_of(setup.get("system_instruction"))
     if info.translation:
         if setup.get("tools"):
@@ -256,6 +256,8 @@ def parse_setup(setup: Any, route: Route) -> SessionSettings:
         proactive_audio=proactive if isinstance(proactive, bool) else None,
         affective_dialog=affective if isinstance(affective, bool) else None,
         tools=frozenset(tools),
+        search=search,
+        declarations=declarations,
         system_instruction=system,
         resumption=resumption is not None,
         resumption_handle=str(handle) if handle else None,
@@ -263,6 +265,32 @@ def parse_setup(setup: Any, route: Route) -> SessionSettings:
         target_language=target,
         echo_target_language=echo_target,
     )
+
+
+def parse_tools(value: Any) -> tuple[set[str], bool, tuple[dict[str, Any], ...]]:
+    """(function names, google_search declared, the declarations) of a ``tools`` list."""
+    if value is None:
+        return set(), False, ()
+    if not isinstance(value, list):
+        raise _invalid("tools must be a list")
+    names: set[str] = set()
+    declarations: list[dict[str, Any]] = []
+    search = False
+    for tool in value:
+        tool = _dict(tool, "tools")
+        search = search or "google_search" in tool
+        for decl in tool.get("function_declarations") or []:
+            if not isinstance(decl, dict) or not decl.get("name"):
+                raise _invalid("tools.function_declarations[].name is required")
+            if "parameters" in decl and "parameters_json_schema" in decl:
+                raise _invalid(f"function {decl['name']}: parameters and "
+                               "parameters_json_schema are mutually exclusive")
+            name = str(decl["name"])
+            if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_.:-]{0,127}", name):
+                raise _invalid(f"tools.function_declarations: invalid function name {name!r}")
+            names.add(name)
+            declarations.append(decl)
+    return names, search, tuple(declarations)
 
 
 def _translation_config(value: Any) -> tuple[str, bool]:

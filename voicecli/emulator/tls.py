@@ -49,7 +49,7 @@ def _still_valid(paths: CertPaths) -> bool:
         serialization.load_pem_private_key(paths.server_key.read_bytes(), None)
     except (OSError, ValueError):
         return False
-    now = dt.datetime.now(dt.UTC)
+    now = dt.datetime.now(dt.timezone.utc)
     if min(cert.not_valid_after_utc, ca.not_valid_after_utc) - now < RENEW_BEFORE:
         return False
     try:
@@ -69,7 +69,7 @@ def _write(path: Path, data: bytes, mode: int = 0o644) -> None:
 
 
 def _generate(paths: CertPaths) -> None:
-    now = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=5)
+    now = dt.datetime.now(dt.timezone.utc) - dt.timedelta(minutes=5)
     ca_key = ec.generate_private_key(ec.SECP256R1())
     ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "voicecli emulator local CA")])
     ca_ski = x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key())

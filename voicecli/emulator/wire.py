@@ -206,6 +206,13 @@ def audio_chunk(pcm: bytes, rate: int = 24000) -> dict[str, Any]:
     return {"serverContent": {"modelTurn": {"parts": [{"inlineData": blob}]}}}
 
 
+def grounding(queries: list[str], sources: list[dict[str, str]]) -> dict[str, Any]:
+    """``groundingMetadata`` of a reply grounded in Google Search."""
+    chunks = [{"web": {"uri": s["uri"], "title": s.get("title", s["uri"])}} for s in sources]
+    return {"serverContent": {"groundingMetadata": {"webSearchQueries": queries,
+                                                    "groundingChunks": chunks}}}
+
+
 def generation_complete() -> dict[str, Any]:
     """``generationComplete``."""
     return {"serverContent": {"generationComplete": True}}

@@ -17,7 +17,6 @@ from google.genai import types
 
 from voicecli import catalog
 from voicecli.settings import Credentials, LiveOptions, Settings, is_ephemeral_token
-from voicecli.tools.builtin import Tool
 
 MIC_MIME = "audio/pcm;rate=16000"
 
@@ -70,9 +69,11 @@ def make_client(creds: Credentials, **ws_args: Any) -> genai.Client:
     return genai.Client(api_key=creds.api_key, http_options=http)
 
 
-def make_config(settings: Settings, tools: dict[str, Tool]) -> types.LiveConnectConfig:
-    """The session setup: audio out, transcription both ways, voice, tools, resumption,
-    context window compression."""
+def make_config(settings: Settings, declarations: list[dict[str, Any]],
+                search: bool = False) -> types.LiveConnectConfig:
+    """The session setup: audio out, transcription both ways, voice, tools (function
+    ``declarations`` and ``search``: Google Search grounding), resumption, context window
+    compression."""
     info = catalog.model_info(settings.model)
     speech = types.SpeechConfig(
         voice_config=types.VoiceConfig(
@@ -107,10 +108,21 @@ def make_config(settings: Settings, tools: dict[str, Tool]) -> types.LiveConnect
     if live.proactive_audio is not None:
         config.proactivity = types.ProactivityConfig(proactive_audio=live.proactive_audio)
     config.enable_affective_dialog = live.affective_dialog
+    tools = tool_list(declarations, search)
     if tools and (info is None or info.tools):
-        config.tools = [types.Tool(function_declarations=[
-            types.FunctionDeclaration(**t.declaration()) for t in tools.values()])]
+        config.tools = list(tools)
     return config
+
+
+def tool_list(declarations: list[dict[str, Any]], search: bool = False) -> list[Any]:
+    """The setup's (or a context update's) ``tools``."""
+    out: list[Any] = []
+    if search:
+        out.append(types.Tool(google_search=types.GoogleSearch()))
+    if declarations:
+        out.append(types.Tool(function_declarations=[
+            types.FunctionDeclaration(**d) for d in declarations]))
+    return out
 
 
 START_SENSITIVITY = {"low": types.StartSensitivity.START_SENSITIVITY_LOW,
@@ -149,8 +161,13 @@ def audio_blob(pcm: bytes) -> types.Blob:
     return types.Blob(data=pcm, mime_type=MIC_MIME)
 
 
-def function_response(call_id: str | None, name: str, result: dict[str, Any]) -> Any:
-    return types.FunctionResponse(id=call_id, name=name, response=result)
+def function_response(call_id: str | None, name: str, result: dict[str, Any],
+                      scheduling: str | None = None) -> Any:
+    """A tool's answer; ``scheduling`` (silent, when_idle, interrupt) says when a model with
+    asynchronous calls speaks of it."""
+    return types.FunctionResponse(
+        id=call_id, name=name, response=result,
+        scheduling=types.FunctionResponseScheduling(scheduling.upper()) if scheduling else None)
 
 
 def make_translate_config(target: str, source: str | None = None,
@@ -176,7 +193,7 @@ def make_translate_config(target: str, source: str | None = None,
 def make_interpreter_config(settings: Settings) -> types.LiveConnectConfig:
     """A conversational model as an interpreter: ``settings.system_instruction`` holds the
     interpreter prompt; the user talking over the translation must not cut it off."""
-    config = make_config(settings, {})
+    config = make_config(settings, [])
     config.realtime_input_config = realtime_input(settings.live, interruption=False)
     return config
 

@@ -36,6 +36,7 @@ from voicecli.live.reconnect import (
 
 CHUNK_S = 0.04  # one microphone message (see audio.engine.CHUNK_FRAMES)
 CLOSE_TIMEOUT_S = 1.0  # closing a dead connection must not hold up the new one
+RENEW_WITHIN_S = 60.0  # a renewal for a new config waits at most this long for quiet
 
 
 class LiveConnection:
@@ -59,7 +60,7 @@ class LiveConnection:
         self._cm: Any = None
         self._live = asyncio.Event()  # connected and allowed to send
         self._wake = asyncio.Event()
-        self._planned = False  # we closed the connection on purpose (goAway)
+        self._planned = ""  # why we closed the connection on purpose ("go_away", ...)
         self._closing = False
         self.last_loud = float("-inf")  # when a loud chunk was last queued (monotonic)
         self._tasks: list[asyncio.Task[None]] = []
@@ -121,7 +122,8 @@ class LiveConnection:
 
     def send(self, kind: Kind, payload: Any) -> None:
         """Queue any client message: ``text`` (a typed line), ``activity`` ("start" or
-        "end"), ``audio`` or ``tool_response``."""
+        "end"), ``audio``, ``tool_response`` or ``tools`` (a context update declaring
+        the session's tools anew)."""
         self.outbox.add(kind, payload)
         self._wake.set()
 
@@ -132,6 +134,8 @@ class LiveConnection:
             await session.send_tool_response(function_responses=entry.payload)
         elif entry.kind == "text":
             await session.send_realtime_input(text=entry.payload)
+        elif entry.kind == "tools":
+            await session.send_context_update(tools=entry.payload)
         else:
             await session.send_realtime_input(**activity(entry.payload == "start"))
 
@@ -154,6 +158,16 @@ class LiveConnection:
                 if session is self._session:  # not a late send on a replaced connection
                     self.outbox.mark_sent(entry)
 
+    def update_config(self, config: types.LiveConnectConfig, renew: bool = False) -> None:
+        """Use ``config`` from the next connection on (new tools, say). ``renew``: renew
+        the connection at the next quiet moment so that it takes effect (within a minute:
+        for a model that takes no new tools mid-session)."""
+        self._config = config
+        if renew and self._go_away is None:
+            deadline = time.monotonic() + RENEW_WITHIN_S
+            self._go_away = asyncio.create_task(self._act_on_go_away(
+                deadline, "renewing the connection to declare new tools"))
+
     # -- receiving ------------------------------------------------------------------------
     async def messages(self) -> AsyncIterator[Any]:
         """Every server message, across reconnects, until closed or a fatal failure."""
@@ -171,7 +185,7 @@ class LiveConnection:
             except Exception as exc:
                 if self._closing:
                     return
-                failure = Failure("retry", "go_away") if self._planned else classify(exc)
+                failure = Failure("retry", self._planned) if self._planned else classify(exc)
                 if failure.kind != "retry":
                     raise describe_failure(exc, self.endpoint) from None
                 await self._reconnect(failure.reason)
@@ -192,16 +206,16 @@ class LiveConnection:
         recent_voice = time.monotonic() - self.last_loud < self.policy.quiet_after_voice_s
         return not recent_voice and not self._busy()
 
-    async def _act_on_go_away(self, deadline: float) -> None:
+    async def _act_on_go_away(self, deadline: float, reason: str = "go_away") -> None:
         """Renew the connection at the next quiet moment, before the server's deadline."""
         while not go_away_due(time.monotonic(), deadline, self._quiet()):
             await asyncio.sleep(0.05)
-        self._planned = True
+        self._planned = reason
         await self._close_current()  # the reader sees the close and reconnects
 
     async def _reconnect(self, reason: str) -> None:
         started = time.monotonic()
-        planned, self._planned = self._planned, False
+        planned, self._planned = bool(self._planned), ""
         if self._go_away is not None:
             if not planned:
                 self._go_away.cancel()

@@ -28,7 +28,7 @@ from typing import Any, Literal
 import numpy as np
 
 FailureKind = Literal["retry", "handle_refused", "fatal"]
-Kind = Literal["audio", "tool_response", "text", "activity"]  # what a client message is
+Kind = Literal["audio", "tool_response", "text", "activity", "tools"]  # a client message
 
 # Close codes that say "this connection is over", not "your request is wrong".
 FATAL_CLOSE_CODES = frozenset({1007, 1008})

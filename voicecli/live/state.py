@@ -59,6 +59,8 @@ class ConversationState:
     held_turn: int = 0  # turn held by a local barge-in, awaiting confirm/resume (0: none)
     _usage: Any = None
     _held_line: bool = False  # the held turn completed: its transcript line waits
+    _queries: list[str] = field(default_factory=list)  # Google Search grounding of the turn
+    _sources: list[dict[str, str]] = field(default_factory=list)
 
     # -- helpers ---------------------------------------------------------------------
     def _start_reply(self, out: list[ev.Event]) -> None:
@@ -73,9 +75,25 @@ class ConversationState:
 
     def _finish_assistant(self, interrupted: bool = False) -> list[ev.Event]:
         text, self.assistant_text = self.assistant_text.strip(), ""
-        if not text:
-            return []
-        return [ev.AssistantTranscript(text=text, interrupted=interrupted)]
+        out: list[ev.Event] = []
+        if text:
+            out.append(ev.AssistantTranscript(text=text, interrupted=interrupted))
+        if self._queries or self._sources:  # shown under the reply it grounded
+            out.append(ev.Grounding(turn=self.turn, queries=self._queries,
+                                    sources=self._sources))
+            self._queries, self._sources = [], []
+        return out
+
+    def _on_grounding(self, meta: Any) -> None:
+        for query in getattr(meta, "web_search_queries", None) or []:
+            if query not in self._queries:
+                self._queries.append(str(query))
+        for chunk in getattr(meta, "grounding_chunks", None) or []:
+            web = getattr(chunk, "web", None)
+            uri = getattr(web, "uri", None)
+            if uri and all(s["uri"] != uri for s in self._sources):
+                title = getattr(web, "title", None) or getattr(web, "domain", None) or uri
+                self._sources.append({"title": str(title), "uri": str(uri)})
 
     def _dropping(self) -> bool:
         return self.in_reply and self.interrupted_turn >= self.turn
@@ -168,6 +186,9 @@ class ConversationState:
 
     def _on_content(self, content: Any) -> list[ev.Event]:
         out: list[ev.Event] = []
+        grounding = getattr(content, "grounding_metadata", None)
+        if grounding is not None and not self._dropping():
+            self._on_grounding(grounding)
         it = getattr(content, "input_transcription", None)
         if it is not None and it.text:
             self.user_text += it.text

@@ -25,7 +25,9 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from voicecli import events as ev
-from voicecli.ui.outputs import dropout_text, format_line
+from voicecli.ui.outputs import dropout_text, format_line, mcp_text
+
+SPINNER = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
 
 # -- pure core -------------------------------------------------------------------------
 
@@ -112,6 +114,13 @@ def status_line(state: str, *, width: int, level_dbfs: float | None, model: str,
     return line[:width]
 
 
+def running_line(running: dict[str, tuple[str, float]], now: float, frame: int = 0) -> str:
+    """The tools still running: ``⠹ git__git_commit 1.2 s · search 0.3 s``."""
+    spin = SPINNER[frame % len(SPINNER)]
+    return f"{spin} " + " · ".join(f"{name} {now - start:.1f} s"
+                                    for name, start in running.values())
+
+
 def fit(text: str, width: int) -> str:
     """One line of at most ``width`` characters, keeping the end (the newest words)."""
     if len(text) <= width:
@@ -185,7 +194,7 @@ class Controls(Protocol):
 STYLE = {
     "you": "bold ansicyan", "gemini": "bold ansimagenta", "tool": "ansiyellow",
     "error": "ansired", "dim": "#888888", "partial": "italic #888888",
-    "status": "reverse", "status.state": "reverse bold",
+    "status": "reverse", "status.state": "reverse bold", "ask": "bold ansiyellow",
 }
 
 
@@ -216,6 +225,8 @@ class LiveView:
         self.ptt = PushToTalkKey()
         self.no_color = bool(os.environ.get("NO_COLOR"))
         self._closed = False
+        self.running: dict[str, tuple[str, float]] = {}  # call id -> (tool, started)
+        self.asking: list[tuple[str, asyncio.Future[str]]] = []  # confirmation prompts
 
         self.buffer = Buffer(multiline=False, accept_handler=self._accept)
         kb = KeyBindings()
@@ -230,6 +241,17 @@ class LiveView:
             def _talk(event: Any) -> None:
                 self._ptt_action(self.ptt.press(asyncio.get_running_loop().time()))
 
+        asking = Condition(lambda: bool(self.asking))
+        for key, answer in (("y", "yes"), ("n", "no"), ("a", "always")):
+            @kb.add(key, filter=asking)
+            def _answer(event: Any, answer: str = answer) -> None:
+                self._answer(answer)
+
+        tools_row = ConditionalContainer(
+            Window(FormattedTextControl(self._tools_text), wrap_lines=False,
+                   dont_extend_height=True),
+            filter=Condition(lambda: bool(self.running or self.asking)))
+
         partial = ConditionalContainer(
             Window(FormattedTextControl(self._partial_text), wrap_lines=False,
                    dont_extend_height=True),
@@ -238,6 +260,7 @@ class LiveView:
         self.app: Any = Application(
             layout=Layout(HSplit([
                 partial,
+                tools_row,
                 Window(BufferControl(self.buffer, input_processors=[BeforeInput(prompt)]),
                        height=1),
                 Window(FormattedTextControl(self._status_text), height=1, style="class:status"),
@@ -254,6 +277,47 @@ class LiveView:
             return self.app.output.get_size().columns
         except Exception:
             return 80
+
+    def _tools_text(self) -> list[tuple[str, str]]:
+        width = max(10, self._width() - 1)
+        rows: list[tuple[str, str]] = []
+        if self.running:
+            loop = asyncio.get_event_loop()
+            frame = int(loop.time() * 10)
+            rows.append(("class:tool", fit(running_line(self.running, loop.time(), frame),
+                                           width)))
+        if self.asking:
+            if rows:
+                rows.append(("", "\n"))
+            rows.append(("class:ask", fit(self.asking[0][0], width)))
+        return rows
+
+    # -- confirmation ------------------------------------------------------------------
+    async def ask_tool(self, entry: Any, args: dict[str, Any]) -> Any:
+        """Ask the user (one key) whether to run a tool; the audio keeps flowing."""
+        from voicecli.tools.confirm import prompt_text
+
+        future: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+        item = (prompt_text(entry, args), future)
+        self.asking.append(item)
+        self._invalidate()
+        try:
+            return await future
+        finally:
+            if item in self.asking:
+                self.asking.remove(item)
+            self._invalidate()
+
+    def _answer(self, answer: str) -> None:
+        if self.asking:
+            _, future = self.asking.pop(0)
+            if not future.done():
+                future.set_result(answer)
+            self._invalidate()
+
+    def _invalidate(self) -> None:
+        if self.app.is_running:
+            self.app.invalidate()
 
     def _partial_text(self) -> list[tuple[str, str]]:
         width = max(10, self._width() - 1)
@@ -292,7 +356,7 @@ class LiveView:
 
     def _print_line(self, line: str) -> None:
         for prefix, style in (("You", "class:you"), ("Gemini", "class:gemini"),
-                              ("[", "class:tool")):
+                              ("[", "class:tool"), ("Sources", "class:dim")):
             if line.startswith(prefix):
                 head, sep, rest = line.partition(" ") if prefix == "[" else line.partition(":")
                 self._print([(style, head + sep), ("", rest)])
@@ -349,6 +413,18 @@ class LiveView:
                               f"{'you' if source == 'local' else 'the server'}]")])
             case ev.Status(state=state, detail=detail) if state not in ("listening",):
                 self._print([("class:dim", f"[{state}] {detail}".rstrip())])
+            case ev.ToolCall(id=call_id, name=name):
+                self.running[call_id or name] = (name, asyncio.get_event_loop().time())
+            case ev.ToolResult(id=call_id, name=name):
+                self.running.pop(call_id or name, None)
+            case ev.ToolCancelled(ids=ids):
+                for call_id in ids:
+                    self.running.pop(call_id, None)
+            case ev.Notice(message=message):
+                self._print([("class:dim", f"[note] {message}")])
+            case ev.McpServer():
+                self._print([("class:error" if event.state == "failed" else "class:dim",
+                              mcp_text(event))])
             case ev.SessionStarted(model=model, voice=voice):
                 self.model, self.voice = model, voice
                 hint = "type to send text" if self.text_only else "speak or type"

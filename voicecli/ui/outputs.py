@@ -108,6 +108,17 @@ def format_line(event: ev.Event) -> str | None:
             return f"[tool result] {name} -> {_fmt_args(result)}"
         case ev.ToolCancelled(ids=ids, lost=lost):
             return f"[tool {'lost' if lost else 'cancelled'}] {', '.join(ids)}"
+        case ev.ToolConfirmation(name=name, state=state) if state != "asked":
+            return {"yes": f"[tool confirmed] {name}", "always":
+                    f"[tool confirmed] {name} (and from now on, this session)",
+                    "no": f"[tool declined] {name}: the model was told you said no",
+                    "refused": f"[tool refused] {name}: it needs your confirmation and there "
+                    "is no terminal to ask in (pass --yes to allow it, or trust its "
+                    "server)"}[state]
+        case ev.Grounding(queries=queries, sources=sources):
+            shown = "; ".join(f"{s['title']} <{s['uri']}>" for s in sources)
+            searched = f" (searched: {'; '.join(queries)})" if queries else ""
+            return f"Sources: {shown or 'none'}{searched}"
         case ev.SourceText(final=True, text=text):
             return f"Source: {text}"
         case ev.Translation(final=True, text=text):
@@ -213,6 +224,16 @@ class TranscriptFile:
         self._file.close()
 
 
+def mcp_text(event: ev.McpServer) -> str:
+    """How the status line and the live view tell of an MCP server."""
+    if event.state == "failed":
+        return f"[mcp] {event.name} failed: {event.error}"
+    names = ", ".join(event.tools) or "no tools"
+    when = {"next_connection": " (declared when the connection is next renewed: this model "
+            "takes no new tools mid-session)"}.get(event.declared, "")
+    return f"[mcp] {event.name} ready: {len(event.tools)} tools ({names}){when}"
+
+
 def dropout_text(event: ev.AudioDropout) -> str:
     """How the status line and the live view tell of a dropout."""
     return f"audio dropout: speaker {event.speaker}, microphone {event.mic} so far"
@@ -253,6 +274,12 @@ class StatusView:
                 self._write("[resumed: that was not an interruption]")
             case ev.AudioDropout() if not self.quiet:
                 self._write(f"[{dropout_text(event)}]", "\x1b[33m")
+            case ev.ToolConfirmation(state="refused", name=name):
+                self._write(f"[note] {name} was not run: it asks first, and there is no "
+                            "terminal to ask in (pass --yes to allow it)", "\x1b[33m")
+            case ev.McpServer() if not self.quiet or event.state == "failed":
+                self._write(mcp_text(event), "\x1b[33m" if event.state == "failed"
+                            else "\x1b[2m")
 
     def close(self) -> None:
         self.stream.flush()
