@@ -767,7 +767,7 @@ def _first_line(text: str, width: int = 70) -> str:
     return line if len(line) <= width else line[:width - 1] + "…"
 
 
-@mcp_app.command("add", context_settings={"allow_interspersed_args": False})
+@mcp_app.command("add")
 @friendly_errors
 def mcp_add(
     name: Annotated[str, typer.Argument(help="The server's name (its tools are NAME__tool).")],

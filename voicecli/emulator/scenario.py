@@ -288,6 +288,8 @@ def _as_text(value: Any) -> str:
 
 def render(template: str, result: Any = None, args: dict[str, Any] | None = None) -> str:
     """Fill ``{result...}``/``{args...}`` fields of a reply template (see module docs)."""
+    if isinstance(result, dict) and set(result) == {"output"}:
+        result = result["output"]  # the Live API's convention: {"output": ...}
     roots = {"result": result, "args": args or {}}
 
     def substitute(m: re.Match[str]) -> str:
