@@ -14,7 +14,7 @@ set -euo pipefail
 
 TEST_COMMAND='ruff check . && mypy && python -m pytest -q'
 APT_PACKAGES=(
-    pulseaudio pulseaudio-utils libasound2-plugins libportaudio2 espeak-ng sox
+    pulseaudio pulseaudio-utils libasound2-plugins libportaudio2 espeak-ng sox tmux git
     jackd2 pulseaudio-module-jack # the 48 kHz-only device `only48`
 )
 

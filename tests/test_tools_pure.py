@@ -17,7 +17,7 @@ from voicecli.live.state import ConversationState
 from voicecli.tools import mcp_config, pyfile, results
 from voicecli.tools.confirm import ConfirmPolicy, prompt_text
 from voicecli.tools.naming import MAX_NAME, declared_name
-from voicecli.tools.toolbox import ToolEntry, Toolbox
+from voicecli.tools.toolbox import Toolbox, ToolEntry
 
 ENV = {"TOKEN": "s3cret", "HOME": "/home/me"}
 

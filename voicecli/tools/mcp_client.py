@@ -301,6 +301,9 @@ class McpHub:
             server = _Server(cfg, self.env, self.log_dir, self.on_status)
             self._servers[cfg.name] = server
             server.start()
+        # The SDK validates a result against the tool's output schema with jsonschema,
+        # which it imports on the first call (~100 ms): pay that now, while servers start.
+        import jsonschema  # noqa: F401
 
     def status(self) -> dict[str, ServerStatus]:
         return {name: s.status for name, s in self._servers.items()}
