@@ -143,8 +143,8 @@ def phrase_span(mic: ah.SpeakerRecorder, mark: float, phrase: Path
     its position in the microphone recording (cross-correlation) plus its leading silence,
     and plus the end of its last sound."""
     speech = ah.read_wav(phrase)[0]
-    start = max(0, mic.index_of(mark))
-    heard = mic.audio[start:start + len(speech) + 16000]
+    start = max(0, mic.index_of(mark - 0.1))  # the recorder's clock is right to a few ms
+    heard = mic.audio[start:start + len(speech) + 16000 + 1600]
     lead = ah.first_sound(speech, 16000)
     tail = ah.last_sound(speech, 16000)
     corr, lag = ah.xcorr_peak(heard, speech)
@@ -339,8 +339,15 @@ def run_schedule(trials: int, seed: int, start: Callable[[Any], subprocess.Popen
                 proc.wait(10)
         for phrase, mark, reply in asked:
             span, heard = phrase_span(mic, mark, phrase), reply_heard(spk, reply)
-            if span is not None and heard is not None:
+            if span is None or heard is None:
+                print(f"reply latency: {'the speech' if span is None else 'the reply'} not "
+                      "found", file=sys.stderr)
+            elif reply.started_at < span[1]:  # sent before the user had finished: not theirs
+                print("reply latency: the reply began before the user had finished",
+                      file=sys.stderr)
+            else:
                 run.reply_latencies.append(round((heard - span[1]) * 1000, 1))
+                print(f"reply latency: {run.reply_latencies[-1]:.0f} ms", file=sys.stderr)
     return run
 
 
