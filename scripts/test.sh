@@ -9,10 +9,12 @@
 #    did not change since the last install; into .venv if the Python is externally managed
 #    (PEP 668, Debian's python3) or has no `python` command
 # 3. the virtual audio devices (scripts/virtual-audio.sh start; left running afterwards)
-# 4. the test command (TEST_COMMAND below; keep README.md in sync)
+# 4. the test command (TEST_COMMAND below; keep README.md in sync): the tests that do not
+#    use the audio devices run 3 at a time (they mostly wait on the emulator), then the
+#    real-time ones on the devices alone
 set -euo pipefail
 
-TEST_COMMAND='ruff check . && mypy && python -m pytest -q'
+TEST_COMMAND='ruff check . && mypy && python -m pytest -q -m "not audio" -n 3 --dist loadfile && python -m pytest -q -m audio'
 APT_PACKAGES=(
     pulseaudio pulseaudio-utils libasound2-plugins libportaudio2 espeak-ng sox tmux git
     jackd2 pulseaudio-module-jack # the 48 kHz-only device `only48`

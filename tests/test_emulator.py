@@ -390,7 +390,12 @@ def test_serve_forever_stops_on_ctrl_c(cert_dir: Path) -> None:
         assert "listening on https://127.0.0.1:" in line
         time.sleep(0.1)
         os.kill(proc.pid, signal.SIGINT)
-        assert proc.wait(10) == 0
+        try:
+            code = proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            raise AssertionError(f"no exit 10 s after Ctrl-C: {proc.communicate()[1]}") from None
+        assert code == 0
     finally:
         if proc.poll() is None:
             proc.kill()

@@ -20,7 +20,10 @@ from voicecli.emulator.scenario import (
     parse_scenario,
     render,
 )
-from voicecli.emulator.session import Close, HandleStore, Send, Session, fragments
+from voicecli.emulator.replies import fragments
+from voicecli.emulator.resumption import HandleStore
+from voicecli.emulator.session import Session
+from voicecli.emulator.timeline import Close, Send
 from voicecli.emulator.settings import parse_setup
 from voicecli.emulator.speech import Synthesizer, sample_speech
 from voicecli.emulator.vad import VadSettings, VoiceActivityDetector, vad_settings

@@ -142,13 +142,16 @@ def test_own_socket_sends_the_setup_the_sdk_would(with_tools):
     from voicecli.live import client as live_client
     from voicecli.settings import Settings
     from voicecli.tools.builtin import BUILTIN_TOOLS
+    from voicecli.tools.session import builtin_entries
 
     setups = []
     with EmulatorThread(EmulatorConfig()) as emu:
         settings = Settings(credentials=Credentials(api_key=emu.api_key, base_url=emu.base_url,
                                                     api_version="v1beta",
                                                     ca_cert=emu.ca_cert_path))
-        config = live_client.make_config(settings, BUILTIN_TOOLS if with_tools else {})
+        declarations = [entry.declaration() for entry, _ in builtin_entries(BUILTIN_TOOLS)]
+        config = live_client.make_config(settings, declarations if with_tools else [],
+                                         search=with_tools)
         own = Credentials(url=f"wss://127.0.0.1:{emu.port}{LIVESTREAM}",
                           headers=(("Authorization", f"Bearer {emu.api_key}"),),
                           ca_cert=emu.ca_cert_path)

@@ -24,8 +24,13 @@ makes the emulator refuse every resumption handle with close 1008.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, fields
 from typing import Any
+
+from voicecli.emulator import wire
+from voicecli.emulator.record import ConnectionRecord
+from voicecli.emulator.timeline import Close, Drop, Output, Send, SendRaw, Stall, Timeline
 
 KINDS = frozenset({"drop", "close", "stall", "malformed", "go_away"})
 EVENTS = frozenset({"speech_start", "user_turn", "reply_start", "first_audio", "tool_call",
@@ -87,3 +92,52 @@ def parse_fault(table: Any, where: str = "fault") -> Fault:
     if fault.frame not in ("error", "invalid_json"):
         raise FaultError(f"{where}: frame must be 'error' or 'invalid_json'")
     return fault
+
+
+class FaultInjector:
+    """The faults aimed at one connection: armed at setup, fired at a time, after a number of
+    messages sent, or on an event of the connection's record."""
+
+    def __init__(self, specs: tuple[Any, ...], connection: int, timeline: Timeline,
+                 record: ConnectionRecord) -> None:
+        self.timeline = timeline
+        self.record = record
+        self._armed: list[Fault] = []
+        self._cursor = 0
+        self._specs = tuple(f for f in (parse_fault(s) for s in specs)
+                            if f.applies_to(connection))
+
+    def arm(self, now: float) -> None:
+        for fault in self._specs:
+            if fault.at_s is not None:
+                self.timeline.at(now + fault.at_s, functools.partial(self.fire, fault))
+            else:
+                self._armed.append(fault)
+
+    def check(self, now: float, sent: int) -> None:
+        """Fire armed faults whose event happened or whose message count was reached."""
+        if not self._armed:
+            self._cursor = len(self.record.events)
+            return
+        names = {e.name for e in self.record.events[self._cursor:]}
+        self._cursor = len(self.record.events)
+        for fault in list(self._armed):
+            if fault.on in names or (fault.after_messages is not None
+                                     and sent >= fault.after_messages):
+                self._armed.remove(fault)
+                self.timeline.at(now + fault.delay_s, functools.partial(self.fire, fault))
+
+    def fire(self, fault: Fault, now: float) -> Output:
+        self.record.event(now, "fault", kind=fault.kind)
+        if fault.kind == "drop":
+            return Drop()
+        if fault.kind == "close":
+            return Close(fault.code, wire.close_reason(fault.reason))
+        if fault.kind == "stall":
+            return Stall(fault.seconds)
+        if fault.kind == "malformed":
+            return SendRaw(fault.raw_frame())
+        self.timeline.at(now + fault.time_left_s,
+                         lambda _n: Close(wire.CLOSE_INTERNAL, "Deadline expired"))
+        self.record.event(now, "go_away")
+        return Send(wire.go_away(fault.time_left_s))

@@ -21,9 +21,11 @@ from websockets.http11 import Request, Response
 from voicecli.emulator import wire
 from voicecli.emulator.config import EmulatorConfig
 from voicecli.emulator.record import ConnectionRecord
+from voicecli.emulator.resumption import HandleStore
 from voicecli.emulator.scenario import PARROT, Scenario, load_scenario
-from voicecli.emulator.session import Close, Drop, HandleStore, SendRaw, Session, Stall
+from voicecli.emulator.session import Session
 from voicecli.emulator.speech import Synthesizer
+from voicecli.emulator.timeline import Close, Drop, SendRaw, Stall
 from voicecli.emulator.tls import CertPaths, ensure_certificates, server_ssl_context
 
 MAX_MESSAGE_BYTES = 16 * 2**20
@@ -109,6 +111,7 @@ class Emulator:
     async def stop(self) -> None:
         """Close every connection and stop listening."""
         self._prewarm_stop.set()
+        self.synth.abort()  # an espeak-ng in flight would hold up the exit
         if self._server is not None:
             self._server.close()
             await self._server.wait_closed()

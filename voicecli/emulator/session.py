@@ -27,162 +27,33 @@ Injected faults (:mod:`~voicecli.emulator.faults`) come out as :class:`Drop`,
 from __future__ import annotations
 
 import dataclasses
-import functools
-import heapq
-import itertools
 import json
-import math
-import re
 import secrets
-import threading
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-import soxr
 
+from voicecli.audio.resample import StreamResampler
 from voicecli.emulator import wire
 from voicecli.emulator.config import EmulatorConfig
-from voicecli.emulator.faults import Fault, parse_fault
+from voicecli.emulator.faults import FaultInjector
 from voicecli.emulator.record import ConnectionRecord, RecordedEvent, RecordedMessage, ReplyRecord
-from voicecli.emulator.scenario import PARROT_TEXT, Scenario, Turn, render
+from voicecli.emulator.replies import Reply, UserTurn, audio_tokens, fragments, text_tokens
+from voicecli.emulator.resumption import HandleStore, ResumeState
+from voicecli.emulator.scenario import PARROT_TEXT, Scenario, render
 from voicecli.emulator.settings import SessionSettings, parse_setup, parse_tools
 from voicecli.emulator.speech import OUTPUT_RATE, Synthesizer, resample
+from voicecli.emulator.timeline import Close, Drop, Output, Send, SendRaw, Stall, Timeline
+from voicecli.emulator.translate import Translator
 from voicecli.emulator.vad import RATE as INPUT_RATE
 from voicecli.emulator.vad import VadEvent, VoiceActivityDetector, vad_settings
 
-AUDIO_TOKENS_PER_S = 25
+__all__ = ["Close", "Drop", "HandleStore", "Output", "ResumeState", "Send", "SendRaw",
+           "Session", "Stall", "fragments"]
+
 FRAGMENT_SPACING_S = 0.01  # between input transcription fragments
-
-
-@dataclass(frozen=True)
-class Send:
-    """Send ``message`` (a JSON-ready dict) to the client."""
-
-    message: dict[str, Any]
-
-
-@dataclass(frozen=True)
-class Close:
-    """Close the connection with ``code`` and ``reason``."""
-
-    code: int
-    reason: str
-
-
-@dataclass(frozen=True)
-class Drop:
-    """Cut the connection without a close frame (the client sees 1006)."""
-
-
-@dataclass(frozen=True)
-class Stall:
-    """Send nothing and read nothing (so no pongs) for ``seconds``."""
-
-    seconds: float
-
-
-@dataclass(frozen=True)
-class SendRaw:
-    """Send ``text`` verbatim (a malformed frame)."""
-
-    text: str
-
-
-Output = Send | Close | Drop | Stall | SendRaw
-
-
-@dataclass(frozen=True)
-class ResumeState:
-    """What a session resumption handle restores."""
-
-    session_id: str
-    turn_index: int
-    context_tokens: int
-    pending_call: tuple[str, str, dict[str, Any]] | None = None  # (id, name, args) unanswered
-    pending_turn: int = 0  # scenario turn index of the reply waiting for it
-    # A reply not a word of which went out yet: (scenario turn index, its text if known).
-    pending_reply: tuple[int, str | None] | None = None
-
-
-class HandleStore:
-    """Resumption handles issued by one emulator, shared by its connections (thread-safe)."""
-
-    def __init__(self) -> None:
-        self._handles: dict[str, ResumeState] = {}
-        self._lock = threading.Lock()
-
-    def issue(self, state: ResumeState) -> str:
-        """Store ``state`` under a new opaque handle."""
-        handle = secrets.token_urlsafe(24)
-        with self._lock:
-            self._handles[handle] = state
-        return handle
-
-    def get(self, handle: str) -> ResumeState | None:
-        """The state for ``handle``, or None if this emulator never issued it."""
-        with self._lock:
-            return self._handles.get(handle)
-
-
-def fragments(text: str) -> list[str]:
-    """Split ``text`` into transcription fragments of 2–10 characters, as the API streams."""
-    pieces: list[str] = []
-    for token in re.findall(r"\s*\S+", text):
-        while len(token) > 10:
-            pieces.append(token[:8])
-            token = token[8:]
-        pieces.append(token)
-    out: list[str] = []
-    for piece in pieces:
-        if out and (len(piece) < 2 or len(out[-1]) < 2) and len(out[-1]) + len(piece) <= 10:
-            out[-1] += piece
-        else:
-            out.append(piece)
-    return out
-
-
-def text_tokens(text: str) -> int:
-    """A plausible token count for text (about four characters a token)."""
-    return math.ceil(len(text) / 4) if text else 0
-
-
-def audio_tokens(pcm: bytes, rate: int) -> int:
-    """Audio tokens: 25 per second."""
-    return math.ceil(len(pcm) / 2 / rate * AUDIO_TOKENS_PER_S)
-
-
-@dataclass
-class _UserTurn:
-    kind: str  # "audio" or "text"
-    pcm: bytes = b""  # 16 kHz
-    text: str = ""
-
-
-@dataclass
-class _Reply:
-    turn: Turn
-    user: _UserTurn
-    record: ReplyRecord
-    prompt_tokens: dict[str, int]
-    duration: float = 0.0
-    started_at: float | None = None
-    done: bool = False
-    cancelled: bool = False
-    call_id: str | None = None  # waiting for this tool response
-    call_sent: bool = False  # the toolCall went out (only then can a resume restore it)
-    speech_scheduled: bool = False  # record.reply_text is what it will say
-    call_args: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass(order=True)
-class _Item:
-    t: float
-    seq: int
-    build: Callable[[float], Output | None] = field(compare=False)
-    reply: _Reply | None = field(compare=False, default=None)
 
 
 class Session:
@@ -211,25 +82,24 @@ class Session:
         self.settings: SessionSettings | None = None
         self.closed = False
         self.session_id = uuid.uuid4().hex
-        self._heap: list[_Item] = []
-        self._seq = itertools.count()
+        self.timeline = Timeline()
         self._vad: VoiceActivityDetector | None = None
-        self._resamplers: dict[int, soxr.ResampleStream] = {}
+        self._resamplers: dict[int, StreamResampler] = {}
         self._turn_index = 0
         self._context_tokens = 0
         self._client_index = -1  # index of the last client message consumed
-        self._reply: _Reply | None = None  # latest reply (may be done but still playing)
-        self._queue: list[_UserTurn] = []
+        self._reply: Reply | None = None  # latest reply (may be done but still playing)
+        self._queue: list[UserTurn] = []
         self._had_turn = False
         self._seg_started_speaking = False
         self._seg_interrupted = False
         self._manual_active = False
         self._manual_buf = bytearray()
         self.connection = connection  # 1-based, for faults aimed at one connection
-        self._faults: list[Fault] = []  # armed, waiting for their trigger
-        self._event_cursor = 0
+        self.faults = FaultInjector((*config.faults, *scenario.faults), connection,
+                                    self.timeline, self.record)
         self._sent_count = 0
-        self._translator: Any = None  # a translate.Translator on a translation model
+        self._translator: Translator | None = None  # on a translation model
 
     # ------------------------------------------------------------------ driver interface
 
@@ -245,11 +115,10 @@ class Session:
     def poll(self, now: float) -> list[Output]:
         """Return everything due at ``now``, in order; a :class:`Close` is always last."""
         out: list[Output] = []
-        self._check_faults(now)
-        while self._heap and self._heap[0].t <= now and not self.closed:
-            item = heapq.heappop(self._heap)
-            if item.reply is not None and item.reply.cancelled:
-                continue
+        self.faults.check(now, self._sent_count)
+        for item in self.timeline.due(now):
+            if self.closed:
+                break
             result = item.build(now)
             if result is None:
                 continue
@@ -260,78 +129,38 @@ class Session:
                     RecordedMessage(now, wire.elide_audio(result.message)))
             elif isinstance(result, Close | Drop):
                 self.closed = True
-                self._heap.clear()
+                self.timeline.clear()
                 code, reason = (result.code, result.reason) if isinstance(result, Close) \
                     else (None, "dropped")
                 self.record.close_code, self.record.close_reason = code, reason
                 self.record.event(now, "closed", code=code, reason=reason)
-        self._check_faults(now)
+        self.faults.check(now, self._sent_count)
         return out
 
     def next_deadline(self) -> float | None:
         """When :meth:`poll` next has something to do (None: only on the next frame)."""
-        while self._heap and self._heap[0].reply is not None and self._heap[0].reply.cancelled:
-            heapq.heappop(self._heap)
-        return self._heap[0].t if self._heap else None
+        return self.timeline.next_deadline()
 
     def connection_lost(self, now: float, code: int | None = None, reason: str = "") -> None:
         """The client went away; nothing more will be sent."""
         if not self.closed:
             self.closed = True
-            self._heap.clear()
+            self.timeline.clear()
             self.record.close_code, self.record.close_reason = code, reason
             self.record.event(now, "client_closed", code=code, reason=reason)
 
     # ------------------------------------------------------------------ scheduling helpers
 
     def _at(self, t: float, build: Callable[[float], Output | None],
-            reply: _Reply | None = None) -> None:
-        heapq.heappush(self._heap, _Item(t, next(self._seq), build, reply))
+            reply: Reply | None = None) -> None:
+        self.timeline.at(t, build, reply)
 
-    def _send(self, t: float, message: dict[str, Any], reply: _Reply | None = None) -> None:
-        self._at(t, lambda _now: Send(message), reply)
-
-    # ------------------------------------------------------------------ injected faults
-
-    def _arm_faults(self, now: float) -> None:
-        specs = (*self.config.faults, *self.scenario.faults)
-        for fault in (parse_fault(f) for f in specs):
-            if not fault.applies_to(self.connection):
-                continue
-            if fault.at_s is not None:
-                self._at(now + fault.at_s, functools.partial(self._fire_at, fault))
-            else:
-                self._faults.append(fault)
-
-    def _check_faults(self, now: float) -> None:
-        """Fire armed faults whose event happened or whose message count was reached."""
-        if not self._faults:
-            self._event_cursor = len(self.record.events)
-            return
-        names = {e.name for e in self.record.events[self._event_cursor:]}
-        self._event_cursor = len(self.record.events)
-        for fault in list(self._faults):
-            if fault.on in names or (fault.after_messages is not None
-                                     and self._sent_count >= fault.after_messages):
-                self._faults.remove(fault)
-                self._at(now + fault.delay_s, functools.partial(self._fire_at, fault))
-
-    def _fire_at(self, fault: Fault, now: float) -> Output:
-        self.record.event(now, "fault", kind=fault.kind)
-        if fault.kind == "drop":
-            return Drop()
-        if fault.kind == "close":
-            return Close(fault.code, wire.close_reason(fault.reason))
-        if fault.kind == "stall":
-            return Stall(fault.seconds)
-        if fault.kind == "malformed":
-            return SendRaw(fault.raw_frame())
-        self._at(now + fault.time_left_s,
-                 lambda _n: Close(wire.CLOSE_INTERNAL, "Deadline expired"))
-        return self._event_send(now, "go_away", wire.go_away(fault.time_left_s))
+    def send(self, t: float, message: dict[str, Any], reply: Reply | None = None) -> None:
+        """Send ``message`` at ``t`` (dropped if ``reply`` is interrupted first)."""
+        self.timeline.send(t, message, reply)
 
     def _close(self, code: int, reason: str, now: float) -> None:
-        self._heap.clear()
+        self.timeline.clear()
         self._at(now, lambda _now: Close(code, wire.close_reason(reason)))
 
     # ------------------------------------------------------------------ client frames
@@ -434,8 +263,6 @@ class Session:
         self.record.declared_tools = {d["name"]: d for d in settings.declarations}
         self.record.session_id = self.session_id
         if settings.info.translation:
-            from voicecli.emulator.translate import Translator
-
             self._translator = Translator(self)
         self._vad = VoiceActivityDetector(vad_settings(
             silence_duration_ms=settings.silence_duration_ms,
@@ -444,9 +271,9 @@ class Session:
             end_sensitivity=settings.end_sensitivity,
             default_silence_ms=self.config.silence_duration_ms,
         ))
-        self._send(now, wire.setup_complete(self.session_id))
+        self.send(now, wire.setup_complete(self.session_id))
         self.record.event(now, "setup_complete", model=settings.model)
-        self._arm_faults(now)
+        self.faults.arm(now)
         if settings.resumption:
             self._at(now, self._resumption_update)
         if self.config.go_away_after_s is not None:
@@ -472,7 +299,7 @@ class Session:
                                  reply_text=turn.reply,
                                  tool_call={"id": call_id, "name": name, "args": args},
                                  resumed=True)
-            self._reply = _Reply(turn=turn, user=_UserTurn("audio"), record=record,
+            self._reply = Reply(turn=turn, user=UserTurn("audio"), record=record,
                                  prompt_tokens={"TEXT": 0, "AUDIO": 0}, call_id=call_id,
                                  call_sent=True, call_args=args)
             self.record.replies.append(record)
@@ -481,13 +308,13 @@ class Session:
             turn = self.scenario.turn(index)
             record = ReplyRecord(index=index, user_text=turn.user, reply_text=turn.reply,
                                  resumed=True)
-            self._reply = _Reply(turn=turn, user=_UserTurn("audio"), record=record,
+            self._reply = Reply(turn=turn, user=UserTurn("audio"), record=record,
                                  prompt_tokens={"TEXT": 0, "AUDIO": 0})
             self.record.replies.append(record)
             if text is None:
                 self._begin(self._reply, now)
             else:
-                self._speak(self._reply, text, None, now + self.config.response_delay_ms / 1000)
+                self.speak(self._reply, text, None, now + self.config.response_delay_ms / 1000)
         self.record.event(now, "resumed", turn_index=state.turn_index,
                           pending_call=state.pending_call is not None,
                           pending_reply=state.pending_reply is not None)
@@ -545,7 +372,7 @@ class Session:
             if self._manual_active:
                 self._manual_active = False
                 self.record.event(now, "speech_end", source="activity_end")
-                self._user_turn(_UserTurn("audio", bytes(self._manual_buf)), now)
+                self._user_turn(UserTurn("audio", bytes(self._manual_buf)), now)
         if body.get("audio_stream_end"):
             self.record.activity.append(RecordedEvent(now, "audio_stream_end"))
             if self._vad is not None and not manual:
@@ -594,9 +421,8 @@ class Session:
             return pcm
         stream = self._resamplers.get(rate)
         if stream is None:
-            stream = self._resamplers[rate] = soxr.ResampleStream(
-                rate, INPUT_RATE, 1, dtype="int16")
-        out = stream.resample_chunk(np.frombuffer(pcm, dtype="<i2"))
+            stream = self._resamplers[rate] = StreamResampler(rate, INPUT_RATE)
+        out = stream.process(np.frombuffer(pcm, dtype="<i2"))
         return np.asarray(out, dtype="<i2").tobytes()
 
     def _on_translate_input(self, body: dict[str, Any], now: float) -> None:
@@ -605,7 +431,7 @@ class Session:
             raise wire.ProtocolError(
                 wire.CLOSE_INVALID, f"{self.settings and self.settings.model} accepts audio "
                 "input only")
-        if body.get("audio_stream_end"):
+        if body.get("audio_stream_end") and self._translator is not None:
             self.record.activity.append(RecordedEvent(now, "audio_stream_end"))
             self._translator.flush(now)
 
@@ -631,7 +457,7 @@ class Session:
                 and duration_ms < self.config.interrupt_delay_ms):
             self.record.event(now, "speech_ignored")  # a short sound over the model's speech
             return
-        self._user_turn(_UserTurn("audio", event.audio), now)
+        self._user_turn(UserTurn("audio", event.audio), now)
 
     # ------------------------------------------------------------------ other client input
 
@@ -686,10 +512,10 @@ class Session:
             result = fr.get("response")
             self._context_tokens += text_tokens(json.dumps(result, default=str))
             if str(fr.get("scheduling", "")).upper() == "SILENT":
-                self._speak(reply, "", b"", now)
+                self.speak(reply, "", b"", now)
             else:
                 text = render(reply.turn.reply, result, reply.call_args)
-                self._speak(reply, text, None, now + self.config.response_delay_ms / 1000)
+                self.speak(reply, text, None, now + self.config.response_delay_ms / 1000)
 
     # ------------------------------------------------------------------ turns
 
@@ -698,7 +524,7 @@ class Session:
         if interrupts and self._reply is not None and not self._reply.cancelled and (
                 not self._reply.done or self._speaking(now)):
             self._interrupt(now, "text")
-        self._user_turn(_UserTurn("text", text=text), now)
+        self._user_turn(UserTurn("text", text=text), now)
 
     def _active(self) -> bool:
         return self._reply is not None and not self._reply.done and not self._reply.cancelled
@@ -716,9 +542,9 @@ class Session:
         reply.cancelled = True
         reply.record.interrupted = True
         self.record.event(now, "interrupted", cause=cause)
-        self._send(now, wire.interrupted())
+        self.send(now, wire.interrupted())
 
-    def _user_turn(self, user: _UserTurn, now: float) -> None:
+    def _user_turn(self, user: UserTurn, now: float) -> None:
         self._had_turn = True
         self.record.event(now, "user_turn", kind=user.kind)
         if self._active():
@@ -726,7 +552,7 @@ class Session:
         else:
             self._start_reply(user, now)
 
-    def _start_reply(self, user: _UserTurn, now: float) -> None:
+    def _start_reply(self, user: UserTurn, now: float) -> None:
         assert self.settings is not None
         settings = self.settings
         turn = self.scenario.turn(self._turn_index)
@@ -740,7 +566,7 @@ class Session:
             user_text = user.text
         record = ReplyRecord(index=self._turn_index - 1, user_text=user_text,
                              reply_text=turn.reply)
-        reply = _Reply(turn=turn, user=user, record=record, prompt_tokens=prompt)
+        reply = Reply(turn=turn, user=user, record=record, prompt_tokens=prompt)
         self._reply = reply
         self.record.replies.append(record)
         self.record.event(now, "reply_start", index=record.index)
@@ -748,25 +574,25 @@ class Session:
             self._at(now, self._resumption_update)  # the user's turn is taken
         if user.kind == "audio" and settings.input_transcription:
             for i, frag in enumerate(fragments(user_text)):
-                self._send(now + i * FRAGMENT_SPACING_S, wire.input_transcription(frag), reply)
+                self.send(now + i * FRAGMENT_SPACING_S, wire.input_transcription(frag), reply)
         self._begin(reply, now)
 
-    def _begin(self, reply: _Reply, now: float) -> None:
+    def _begin(self, reply: Reply, now: float) -> None:
         """After the thinking time: call the turn's tool, or speak its reply."""
         assert self.settings is not None
         settings, turn, user, record = self.settings, reply.turn, reply.user, reply.record
         t = now + self.config.response_delay_ms / 1000
         if self.scenario.parrot:
             if user.kind == "audio" and user.pcm:
-                self._speak(reply, PARROT_TEXT, resample(user.pcm, INPUT_RATE, OUTPUT_RATE), t)
+                self.speak(reply, PARROT_TEXT, resample(user.pcm, INPUT_RATE, OUTPUT_RATE), t)
             else:
-                self._speak(reply, user.text or PARROT_TEXT, None, t)
+                self.speak(reply, user.text or PARROT_TEXT, None, t)
             return
         call = turn.tool_call
         if call is None:
-            self._speak(reply, turn.reply, None, t)
+            self.speak(reply, turn.reply, None, t)
         elif call.name not in settings.tools:
-            self._speak(reply, turn.no_tool_reply, None, t)
+            self.speak(reply, turn.no_tool_reply, None, t)
         else:
             call_id = f"function-call-{secrets.randbelow(10**19):019d}"
             record.tool_call = {"id": call_id, "name": call.name, "args": call.args}
@@ -784,11 +610,11 @@ class Session:
                 self._at(t_cancel, lambda n: self._event_send(
                     n, "tool_call_cancellation", wire.tool_call_cancellation([call_id])), reply)
                 text = render(turn.reply, None, call.args)
-                self._speak(reply, text, None, t_cancel + self.config.response_delay_ms / 1000)
+                self.speak(reply, text, None, t_cancel + self.config.response_delay_ms / 1000)
             else:
                 reply.call_id = call_id
 
-    def _speak(self, reply: _Reply, text: str, pcm: bytes | None, t0: float,
+    def speak(self, reply: Reply, text: str, pcm: bytes | None, t0: float,
                ends_turn: bool = True) -> None:
         """Schedule the audio, transcription and (``ends_turn``) end-of-turn messages of
         ``reply``."""
@@ -817,21 +643,21 @@ class Session:
             for piece in pieces:
                 audio_s = reply.duration * offset / total
                 offset += len(piece)
-                self._send(burst_time(int(audio_s / burst_s)),
+                self.send(burst_time(int(audio_s / burst_s)),
                            wire.output_transcription(piece), reply)
         t_end = burst_time(max(0, len(chunks) - 1) // per_burst)
         grounding = reply.turn.grounding
         if grounding is not None and settings.search:
-            self._send(t_end, wire.grounding(list(grounding.get("queries", [])),
+            self.send(t_end, wire.grounding(list(grounding.get("queries", [])),
                                              list(grounding.get("sources", []))), reply)
         if not ends_turn:  # the translate model streams on: no turns
             return
-        self._send(t_end, wire.generation_complete(), reply)
+        self.send(t_end, wire.generation_complete(), reply)
         self._at(t_end, lambda n: self._finish(reply, n), reply)
         if settings.resumption:
             self._at(t_end, self._resumption_update, reply)
 
-    def _chunk_sender(self, reply: _Reply, chunk: bytes) -> Callable[[float], Output]:
+    def _chunk_sender(self, reply: Reply, chunk: bytes) -> Callable[[float], Output]:
         def build(now: float) -> Output:
             if reply.started_at is None:
                 reply.started_at = reply.record.started_at = now
@@ -842,7 +668,7 @@ class Session:
             return Send(wire.audio_chunk(chunk, OUTPUT_RATE))
         return build
 
-    def _finish(self, reply: _Reply, now: float) -> Output:
+    def _finish(self, reply: Reply, now: float) -> Output:
         response = {"AUDIO": audio_tokens(reply.record.pcm, OUTPUT_RATE)}
         self._context_tokens += sum(reply.prompt_tokens.values())
         prompt_total = self._context_tokens

@@ -6,6 +6,7 @@ cached in memory (per text, voice and language).
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import shutil
 import subprocess
@@ -13,9 +14,9 @@ import threading
 from importlib import resources
 
 import numpy as np
-import soxr
 
 from voicecli import catalog
+from voicecli.audio.resample import resample as resample_samples
 
 OUTPUT_RATE = 24000
 TARGET_DBFS = -20.0
@@ -26,12 +27,11 @@ _VARIANTS = ("m3", "f2", "m1", "f3", "m2", "f4", "m4", "f1")
 
 
 def resample(pcm: bytes, rate_in: int, rate_out: int) -> bytes:
-    """Resample mono s16le PCM (one-shot, band-limited)."""
+    """Resample mono s16le PCM (one-shot, band-limited: the client's own resampler)."""
     if rate_in == rate_out or not pcm:
         return pcm
     samples = np.frombuffer(pcm[: len(pcm) // 2 * 2], dtype="<i2")
-    out = soxr.resample(samples, rate_in, rate_out)
-    return np.asarray(out, dtype="<i2").tobytes()
+    return np.asarray(resample_samples(samples, rate_in, rate_out), dtype="<i2").tobytes()
 
 
 def normalize_level(pcm: bytes, target_dbfs: float = TARGET_DBFS) -> bytes:
@@ -105,6 +105,17 @@ class Synthesizer:
         self.use_espeak = mode == "espeak" or (mode == "auto" and espeak_available())
         self._cache: dict[tuple[str, str, str | None], bytes] = {}
         self._lock = threading.Lock()
+        self._running: set[subprocess.Popen[bytes]] = set()
+        self._aborted = False
+
+    def abort(self) -> None:
+        """Stop every synthesis in flight (the emulator is stopping): they return no audio."""
+        self._aborted = True
+        with self._lock:
+            running = list(self._running)
+        for proc in running:
+            with contextlib.suppress(OSError):
+                proc.kill()
 
     def speak(self, text: str, voice: str = catalog.DEFAULT_VOICE,
               language: str | None = None) -> bytes:
@@ -125,12 +136,21 @@ class Synthesizer:
 
     def _espeak(self, text: str, voice: str, language: str | None) -> bytes:
         for name in (espeak_voice(voice, language), "en-us"):
+            if self._aborted:
+                return b""
             try:
-                done = subprocess.run(
-                    ["espeak-ng", "--stdout", "-v", name, text],
-                    capture_output=True, timeout=30, check=True,
-                )
-                pcm, rate, channels = wav_pcm(done.stdout)
+                proc = subprocess.Popen(["espeak-ng", "--stdout", "-v", name, text],
+                                        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+                with self._lock:
+                    self._running.add(proc)
+                try:
+                    out, _ = proc.communicate(timeout=30)
+                finally:
+                    with self._lock:
+                        self._running.discard(proc)
+                if proc.returncode != 0:
+                    continue
+                pcm, rate, channels = wav_pcm(out)
             except (OSError, subprocess.SubprocessError, ValueError):
                 continue
             if pcm:

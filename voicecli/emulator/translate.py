@@ -15,18 +15,32 @@ The script is the scenario's ``[[translation]]`` list (cycled), or the bundled
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
 
 from voicecli.emulator import wire
-from voicecli.emulator.record import ReplyRecord
-from voicecli.emulator.scenario import TranslationSpec, Turn, load_scenario
-from voicecli.emulator.session import _Reply, _UserTurn, fragments
-from voicecli.emulator.speech import OUTPUT_RATE
+from voicecli.emulator.config import EmulatorConfig
+from voicecli.emulator.record import ConnectionRecord, ReplyRecord
+from voicecli.emulator.replies import Reply, UserTurn, fragments
+from voicecli.emulator.scenario import Scenario, TranslationSpec, Turn, load_scenario
+from voicecli.emulator.settings import SessionSettings
+from voicecli.emulator.speech import OUTPUT_RATE, Synthesizer
 from voicecli.emulator.vad import RATE as INPUT_RATE
 from voicecli.emulator.vad import VoiceActivityDetector, vad_settings
 
-if TYPE_CHECKING:
-    from voicecli.emulator.session import Session
+
+class Host(Protocol):
+    """What the translator needs of the session it runs in (the emulator's Session)."""
+
+    settings: SessionSettings | None
+    scenario: Scenario
+    config: EmulatorConfig
+    record: ConnectionRecord
+    synth: Synthesizer
+
+    def send(self, t: float, message: dict[str, Any], reply: Reply | None = None) -> None: ...
+
+    def speak(self, reply: Reply, text: str, pcm: bytes | None, t0: float,
+              ends_turn: bool = True) -> None: ...
 
 WORD_MS = 350  # one source word is "recognised" per this much speech
 
@@ -39,7 +53,7 @@ def script(translations: tuple[TranslationSpec, ...]) -> tuple[TranslationSpec, 
 class Translator:
     """Continuous translation for one session (see the module docstring)."""
 
-    def __init__(self, session: Session) -> None:
+    def __init__(self, session: Host) -> None:
         assert session.settings is not None
         self.session = session
         self.settings = session.settings
@@ -82,7 +96,7 @@ class Translator:
         count = min(count, len(self._words))
         if self.settings.input_transcription:
             for frag in self._words[self._sent_words:count]:
-                self.session._send(now, wire.input_transcription(frag))
+                self.session.send(now, wire.input_transcription(frag))
         self._sent_words = max(self._sent_words, count)
 
     def _end(self, audio: bytes, now: float) -> None:
@@ -95,13 +109,13 @@ class Translator:
         index = len(session.record.replies)
         text = spec.text_for(self.settings.target_language)
         record = ReplyRecord(index=index, user_text=spec.source, reply_text=text)
-        reply = _Reply(turn=Turn(user=spec.source, reply=text),
-                       user=_UserTurn("audio", pcm=audio), record=record, prompt_tokens={})
+        reply = Reply(turn=Turn(user=spec.source, reply=text),
+                       user=UserTurn("audio", pcm=audio), record=record, prompt_tokens={})
         session.record.replies.append(record)
         session.record.event(now, "speech_end", duration_s=len(audio) / 2 / INPUT_RATE)
         t0 = max(now + config.translate_lag_ms / 1000, self._free_at)
         pcm = session.synth.speak(text, self.settings.voice, self.settings.target_language)
         session.record.event(now, "translation_scheduled", index=index, at=t0)
-        session._speak(reply, text, pcm, t0, ends_turn=False)
+        session.speak(reply, text, pcm, t0, ends_turn=False)
         pace = config.pace if config.pace > 0 else math.inf
         self._free_at = t0 + len(pcm) / 2 / OUTPUT_RATE / pace
