@@ -17,6 +17,7 @@ set -euo pipefail
 TEST_COMMAND='ruff check . && mypy && python -m pytest -q -m "not audio" -n 3 --dist loadfile && python -m pytest -q -m audio'
 APT_PACKAGES=(
     pulseaudio pulseaudio-utils libasound2-plugins libportaudio2 espeak-ng sox tmux git
+    xvfb # a real screen for the screen-sharing tests
     jackd2 pulseaudio-module-jack # the 48 kHz-only device `only48`
 )
 

@@ -12,6 +12,8 @@ from google.genai import _live_converters, types
 
 from voicecli.emulator import wire
 from voicecli.emulator.config import EmulatorConfig
+from voicecli.emulator.replies import fragments
+from voicecli.emulator.resumption import HandleStore
 from voicecli.emulator.scenario import (
     Scenario,
     ScenarioError,
@@ -20,12 +22,10 @@ from voicecli.emulator.scenario import (
     parse_scenario,
     render,
 )
-from voicecli.emulator.replies import fragments
-from voicecli.emulator.resumption import HandleStore
 from voicecli.emulator.session import Session
-from voicecli.emulator.timeline import Close, Send
 from voicecli.emulator.settings import parse_setup
 from voicecli.emulator.speech import Synthesizer, sample_speech
+from voicecli.emulator.timeline import Close, Send
 from voicecli.emulator.vad import VadSettings, VoiceActivityDetector, vad_settings
 
 GEMINI = wire.Route("gemini", "v1beta", "BidiGenerateContent")

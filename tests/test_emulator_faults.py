@@ -6,8 +6,8 @@ import pytest
 from test_emulator_core import Driver, parse
 
 from voicecli.emulator.faults import FaultError, parse_fault
-from voicecli.emulator.scenario import ScenarioError, parse_scenario
 from voicecli.emulator.resumption import HandleStore
+from voicecli.emulator.scenario import ScenarioError, parse_scenario
 from voicecli.emulator.timeline import Close, Drop, SendRaw, Stall
 
 TOOL_SCENARIO = parse_scenario('[[turn]]\nuser="t"\nreply="It is {result[time]}."\n'

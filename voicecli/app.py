@@ -28,8 +28,9 @@ from voicecli.audio.engine import (
     build_mic,
 )
 from voicecli.audio.vad import HoldPolicy, hold_decision
+from voicecli.errors import UserError
 from voicecli.live.state import ConversationState
-from voicecli.settings import Settings
+from voicecli.settings import Settings, VideoRequest
 from voicecli.tools.builtin import BUILTIN_TOOLS, Tool
 from voicecli.tools.confirm import ConfirmPolicy
 from voicecli.tools.session import SessionTools, builtin_entries
@@ -64,6 +65,7 @@ class ChatMode:
         self._talking = False
         self._early: list[tuple[str, str]] = []  # typed text / activity before connecting
         self._hold_task: asyncio.Task[None] | None = None
+        self.sharer: Any = None  # the VideoSharer while a screen or camera is shared
 
     @property
     def runner(self) -> SessionRunner:
@@ -137,6 +139,8 @@ class ChatMode:
         if self.tools.servers:
             self.tools.start_servers(os.environ, default_log_dir(), self.runner.threadsafe,
                                      self._declare_new_tools)
+        if self.settings.video is not None:
+            self.share(self.settings.video)
 
     def on_reconnecting(self) -> list[ev.Event]:
         """Settle half-received lines first: nothing shown is lost or repeated."""
@@ -170,6 +174,7 @@ class ChatMode:
                                      f"{INPUT_END_TIMEOUT_S:.0f} s"))
 
     def close(self) -> None:
+        self.stop_sharing()
         self.tools.close()
         if self._hold_task is not None:
             self._hold_task.cancel()
@@ -237,6 +242,48 @@ class ChatMode:
     def _tools_mid_session(self) -> bool:
         info = catalog.model_info(self.settings.model)
         return info is None or info.tools_mid_session
+
+    # -- video --------------------------------------------------------------------------
+    def share(self, request: VideoRequest) -> None:
+        """Start sharing a screen, a camera or a file (instead of what was shared)."""
+        from voicecli.video.sharer import open_source
+
+        self.stop_sharing()
+        runner = self.runner
+        try:
+            source = open_source(request)
+        except UserError as exc:
+            runner.publish(ev.ErrorEvent(message=str(exc)))
+            return
+        from voicecli.video.sharer import VideoSharer
+
+        def send(frame: Any) -> None:  # on the sharer's thread
+            runner.threadsafe(self._send_frame, frame)
+
+        def ended(why: str) -> None:  # on the sharer's thread
+            runner.threadsafe(self._sharing_ended, why)
+
+        self.sharer = VideoSharer(source, self.settings.fps, send, ended,
+                                  record_dir=self.settings.record_video).start()
+        runner.publish(ev.VideoStarted(source=source.label, fps=self.settings.fps))
+
+    def stop_sharing(self) -> None:
+        sharer, self.sharer = self.sharer, None
+        if sharer is not None:
+            sharer.stop()
+            self.runner.publish(ev.VideoStopped(source=sharer.label, reason="stopped",
+                                                frames=sharer.gate.sent))
+
+    def _send_frame(self, frame: Any) -> None:
+        conn = self.runner.conn
+        if conn is not None and self.sharer is not None:
+            conn.send("video", frame)
+
+    def _sharing_ended(self, why: str) -> None:
+        sharer, self.sharer = self.sharer, None
+        if sharer is not None:
+            self.runner.publish(ev.VideoStopped(source=sharer.label, reason=why,
+                                                frames=sharer.gate.sent))
 
     # -- controls (called by the live view, on the loop's thread) -------------------------
     def _send_control(self, kind: str, payload: str) -> None:

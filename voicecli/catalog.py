@@ -42,6 +42,7 @@ class ModelInfo:
     vertex: bool = False
     settings: frozenset[str] = CONVERSATION_SETTINGS
     search: bool = True
+    video: bool = True  # takes screen or camera frames
     async_tools: bool = False
     tools_mid_session: bool = False
 
@@ -64,7 +65,7 @@ MODELS: dict[str, ModelInfo] = {
                   async_tools=True),
         ModelInfo(TRANSLATE_MODEL, "live speech-to-speech translation", tools=False,
                   system_instruction=False, translation=True, mid_session_text=False,
-                  settings=frozenset({"vad"}), search=False),
+                  settings=frozenset({"vad"}), search=False, video=False),
     )
 }
 

@@ -163,6 +163,27 @@ def _mcp_servers(conf: Any, mcp_config: list[str] | None) -> tuple[list[Any], li
             [s for s in servers if isinstance(s, mc.Broken)])
 
 
+def _video_request(screen: str | None, camera: str | None, video: str | None) -> Any:
+    """What --screen, --camera or --video ask to share (one at most), checked now: the
+    package to install, the file to play."""
+    from voicecli.settings import VideoRequest
+    from voicecli.video.capture import require
+
+    given = [(k, v) for k, v in (("screen", screen), ("camera", camera), ("video", video))
+             if v is not None]
+    if not given:
+        return None
+    if len(given) > 1:
+        raise ConfigError("share one thing at a time: --screen, --camera or --video")
+    kind, target = given[0]
+    require(kind)
+    if kind == "screen" and target != "primary" and not target.isdigit():
+        raise ConfigError(f"--screen takes a screen number, got {target!r}")
+    if kind == "video" and not os.path.isfile(target):
+        raise ConfigError(f"--video: no such file: {target}")
+    return VideoRequest(kind, None if target == "primary" else target)
+
+
 def _check_common(*, emulator: bool, scenario: str | None, base_url: str | None,
                   url: str | None, ca_cert: str | None, vertex: bool, header: list[str] | None,
                   input: str | None, outputs: dict[str, str | None]) -> None:
@@ -272,6 +293,22 @@ def chat(
     affective_dialog: Annotated[bool | None, typer.Option(
         "--affective-dialog", help="Let the model adapt its tone to the user's (models "
         "that have it).")] = None,
+    screen: Annotated[str | None, typer.Option(
+        "--screen", metavar="[N]",
+        help="Share a screen (N: its number in 'voicecli devices --video'; default the "
+             "primary).")] = None,
+    camera: Annotated[str | None, typer.Option(
+        "--camera", metavar="[INDEX|NAME]",
+        help="Share a camera (default the first).")] = None,
+    video: Annotated[str | None, typer.Option(
+        "--video", help="Play a video file as the camera, in real time (for scripts and "
+                        "tests).")] = None,
+    fps: Annotated[float | None, typer.Option(help="Frames a second at most (default 1, at "
+                                                   "most 2).")] = None,
+    media_resolution: Annotated[str | None, typer.Option(
+        help="How many tokens a frame costs: low, medium or high.")] = None,
+    record_video: Annotated[str | None, typer.Option(
+        help="Keep the JPEG frames that were sent in this folder.")] = None,
 ) -> None:
     """Have a spoken conversation (microphone in, speaker out, transcript on stdout)."""
     from voicecli import settings as st
@@ -285,7 +322,8 @@ def chat(
                  vad_prefix_padding_ms=vad_prefix_padding_ms, vad_silence_ms=vad_silence_ms,
                  interruption=interruption, turn_coverage=turn_coverage,
                  temperature=temperature, thinking=thinking, proactive_audio=proactive_audio,
-                 affective_dialog=affective_dialog, search=search, tools_files=tools_file)
+                 affective_dialog=affective_dialog, search=search, tools_files=tools_file,
+                 fps=fps, media_resolution=media_resolution)
     conf = _merged(flags, profile)
     _check_common(emulator=emulator, scenario=scenario, base_url=base_url, url=url,
                   ca_cert=ca_cert, vertex=vertex, header=header, input=input,
@@ -309,6 +347,18 @@ def chat(
     live_options = st.LiveOptions.from_values(conf.values)
     st.check_live_options(conf["model"], live_options, push_to_talk=conf["push_to_talk"])
     servers, broken = _mcp_servers(conf, mcp_config)
+    video_request = _video_request(screen, camera, video)
+    video_notes = st.check_video(conf["model"], video_request, conf["fps"] or 1.0,
+                                 compression=compression,
+                                 media_resolution=live_options.media_resolution)
+    if video_request is not None and video_request.kind == "screen":
+        from voicecli.video.capture import ScreenSource
+
+        ScreenSource(int(video_request.target) if video_request.target else None).close()
+    if video_request is not None and text:
+        raise ConfigError(f"--{video_request.kind} needs a session with audio (not --text)")
+    if record_video is not None and video_request is None and not live:
+        raise ConfigError("--record-video keeps the frames of --screen, --camera or --video")
     st.check_tools(conf["model"], search=bool(conf["search"]) and conf["tools"],
                    files=tuple(conf["tools_files"] or ()))
     echo_mode = "headphones" if headphones else "half_duplex" if half_duplex else "aec"
@@ -330,7 +380,10 @@ def chat(
             tool_files=tuple(conf["tools_files"] or ()), mcp_servers=tuple(servers),
             mcp_broken=tuple(broken), search=bool(conf["search"]), yes=yes,
             tool_scheduling=tuple((conf["tool_scheduling"] or {}).items()),
+            video=video_request, fps=conf["fps"] or 1.0, record_video=record_video,
         )
+        for note in video_notes:
+            typer.echo(f"[note] {note}", err=True)
         code = run_chat(settings, endpoint, quiet=quiet, live=live)
     raise typer.Exit(code)
 
@@ -579,9 +632,15 @@ def run_translate(settings: Any, options: Any, endpoint: str, subtitles: str | N
 
 @app.command()
 @friendly_errors
-def devices() -> None:
+def devices(
+    video: Annotated[bool, typer.Option("--video", help="List screens and cameras instead.")
+                     ] = False,
+) -> None:
     """List audio devices and the rates they open at; '>' marks the default input, '<' the
     default output."""
+    if video:
+        _video_devices()
+        return
     from voicecli.audio.devices import list_devices, supported_rates
 
     found = list_devices()
@@ -598,6 +657,28 @@ def devices() -> None:
                 rates = supported_rates(d.index, kind)
                 typer.echo(f"          {kind} rates: "
                            f"{', '.join(str(r) for r in rates) if rates else 'none of the usual'}")
+
+
+def _video_devices() -> None:
+    """``devices --video``: screens (for --screen N) and cameras (for --camera)."""
+    from voicecli.video import capture
+
+    capture.require("screen")
+    try:
+        screens = capture.monitors()
+    except Exception as exc:  # no display: say so and list the cameras anyway
+        typer.echo(f"screens: none ({type(exc).__name__}: {exc})")
+        screens = []
+    for m in screens:
+        mark = " (primary)" if m["primary"] else ""
+        typer.echo(f"screen {m['index']}: {m['width']}×{m['height']} at "
+                   f"{m['left']},{m['top']}{mark}")
+    found = capture.cameras()
+    for i, (device, name) in enumerate(found):
+        typer.echo(f"camera {i}: {name} ({device})")
+    if not found:
+        typer.echo("cameras: none found" if sys.platform.startswith("linux")
+                   else "cameras: use --camera 0 for the default one")
 
 
 @app.command()
@@ -892,7 +973,24 @@ def _doctor_echo(input_device: str | None, output_device: str | None) -> None:
     raise typer.Exit(0 if report.works else 1)
 
 
+OPTIONAL_VALUES = {"--screen": "primary", "--camera": "0"}  # an option whose value may be left out
+
+
+def optional_values(argv: list[str]) -> list[str]:
+    """``--screen`` alone means the primary screen, ``--camera`` alone the first camera:
+    give them their default value before the parser, which wants one."""
+    out: list[str] = []
+    for i, arg in enumerate(argv):
+        out.append(arg)
+        if arg in OPTIONAL_VALUES:
+            following = argv[i + 1] if i + 1 < len(argv) else None
+            if following is None or following.startswith("-"):
+                out.append(OPTIONAL_VALUES[arg])
+    return out
+
+
 def main() -> None:
+    sys.argv[1:] = optional_values(sys.argv[1:])
     app()
 
 

@@ -48,6 +48,8 @@ KEYS: dict[str, type] = {
     "proactive_audio": bool, "affective_dialog": bool,
     # Tools (voicecli.tools): Google Search, the user's Python files, MCP servers
     "search": bool, "tools_files": list, "mcp_servers": dict, "tool_scheduling": dict,
+    # Video (voicecli.video)
+    "media_resolution": str, "fps": float,
 }
 TABLE_KEYS = frozenset({"mcp_servers", "tool_scheduling"})  # merged by entry across layers
 TYPE_NAMES = {bool: "a bool (true or false)", int: "an integer", float: "a number",
@@ -59,9 +61,10 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "turn_coverage": ("activity", "all"),
     "thinking": ("low", "medium", "high"),
     "api_version": ("v1", "v1beta", "v1alpha", "v1beta1"),
+    "media_resolution": ("low", "medium", "high"),
 }
 RANGES: dict[str, tuple[float, float]] = {
-    "temperature": (0.0, 2.0),
+    "temperature": (0.0, 2.0), "fps": (0.1, 2.0),
     "vad_prefix_padding_ms": (0, 10_000), "vad_silence_ms": (0, 10_000),
 }
 DEFAULTS: dict[str, Any] = {

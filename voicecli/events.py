@@ -344,5 +344,39 @@ class Progress(Event):
     catching_up: bool = False
 
 
+@dataclass(frozen=True, kw_only=True)
+class VideoStarted(Event):
+    """Sharing began: ``source`` says what (``screen 1 (1920×1080)``, ``camera 0``,
+    ``video demo.mp4``) at ``fps`` frames a second at most."""
+
+    type: ClassVar[str] = "video_started"
+    source: str
+    fps: float
+
+
+@dataclass(frozen=True, kw_only=True)
+class VideoStopped(Event):
+    """Sharing ended: ``reason`` (``stopped``, ``the video ended``, an error); ``frames``
+    sent in all."""
+
+    type: ClassVar[str] = "video_stopped"
+    source: str
+    reason: str
+    frames: int = 0
+
+
+@dataclass(frozen=True, kw_only=True)
+class VideoFrameSent(Event):
+    """A JPEG frame went to the server: ``index`` (from 1), its size, and
+    ``capture_to_send_ms`` (from the start of its grab to the end of its send)."""
+
+    type: ClassVar[str] = "video_frame"
+    index: int
+    bytes: int
+    width: int
+    height: int
+    capture_to_send_ms: float
+
+
 # Events that never go to JSONL: high-rate or internal.
 NOT_IN_JSONL = frozenset({AssistantAudio.type, Progress.type})

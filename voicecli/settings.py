@@ -85,6 +85,7 @@ class LiveOptions:
     thinking: str | None = None  # "low" | "medium" | "high"
     proactive_audio: bool | None = None
     affective_dialog: bool | None = None
+    media_resolution: str | None = None  # "low" | "medium" | "high": frames' token cost
 
     @property
     def vad(self) -> bool:
@@ -136,6 +137,29 @@ def check_live_options(model: str, options: LiveOptions, *, push_to_talk: bool =
                               f"{info.id}")
 
 
+@dataclass(frozen=True)
+class VideoRequest:
+    """What to share: ``kind`` ``screen`` (``target``: a monitor number, None: the primary),
+    ``camera`` (an index or a name) or ``video`` (a file played as the camera)."""
+
+    kind: str
+    target: str | None = None
+
+
+def check_video(model: str, request: VideoRequest | None, fps: float, *,
+                compression: bool, media_resolution: str | None) -> list[str]:
+    """ConfigError for video the model cannot take; returns warnings worth saying."""
+    info = catalog.model_info(model)
+    if (request is not None or media_resolution) and info is not None and not info.video:
+        raise ConfigError(f"--{request.kind if request else 'media-resolution'}: {info.id} "
+                          "takes no video")
+    warnings = []
+    if request is not None and not compression:
+        warnings.append("with --no-compression a session with video ends after about 2 "
+                        "minutes (the Live API's limit for audio and video)")
+    return warnings
+
+
 def check_tools(model: str, *, search: bool, files: tuple[str, ...]) -> None:
     """A ConfigError for tools the model cannot take (unknown models pass)."""
     info = catalog.model_info(model)
@@ -180,6 +204,9 @@ class Settings:
     search: bool = False  # Google Search grounding
     yes: bool = False  # run tools that ask first without asking (no terminal to ask in)
     tool_scheduling: tuple[tuple[str, str], ...] = ()  # declared tool name -> scheduling
+    video: VideoRequest | None = None  # share a screen, a camera or a file from the start
+    fps: float = 1.0
+    record_video: str | None = None  # keep the JPEGs that were sent in this folder
     compression: bool = True  # context window compression (sliding window)
     compression_trigger_tokens: int | None = None  # None: the server's default
     reconnect: ReconnectPolicy = field(default_factory=ReconnectPolicy)

@@ -54,6 +54,7 @@ class ConnectionRecord:
     setup_complete, resumed, context_update, speech_start, speech_end, speech_ignored,
     user_turn, reply_start,
     tool_call, tool_call_cancellation, tool_response, tool_response_unmatched, first_audio,
+    video_frame,
     interrupted, turn_complete, go_away, closed (by the emulator), client_closed.
     """
 
@@ -70,6 +71,7 @@ class ConnectionRecord:
     client_contents: list[dict[str, Any]] = field(default_factory=list)
     tool_responses: list[dict[str, Any]] = field(default_factory=list)
     context_updates: list[dict[str, Any]] = field(default_factory=list)
+    video_frames: list[Any] = field(default_factory=list)  # emulator.video.SeenFrame
     declared_tools: dict[str, dict[str, Any]] = field(default_factory=dict)  # name -> decl
     activity: list[RecordedEvent] = field(default_factory=list)  # activityStart/End, streamEnd
     sent: list[RecordedMessage] = field(default_factory=list)

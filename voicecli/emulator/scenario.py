@@ -30,7 +30,9 @@ The *n*-th user turn (speech ended by the server VAD, ``activityEnd``, ``audioSt
 ``[[turn]]``. Replies are templates with a deliberately tiny syntax (no attribute access,
 no code): ``{result}`` is the tool's response (a single-entry object prints as its value),
 ``{result[key]}`` or ``{result.key}`` (nestable) one field of it, ``{args[key]}`` an argument
-of the call; ``{{`` and ``}}`` are literal braces; missing fields read "unknown".
+of the call, ``{video.color}`` / ``{video.frames}`` / ``{video.width}`` what the shared
+screen or camera showed (the last frame's mean colour, named; how many frames came);
+``{{`` and ``}}`` are literal braces; missing fields read "unknown".
 
 The special scenario ``"parrot"`` answers each turn with the user's own audio (24 kHz) and
 the transcription "(parrot)"; text input is spoken back with text-to-speech.
@@ -262,7 +264,7 @@ def load_scenario(spec: str | Path | None = None) -> Scenario:
 
 # --------------------------------------------------------------------------- templating
 
-_FIELD = re.compile(r"\{\{|\}\}|\{(result|args)((?:\[[^\[\]{}]*\]|\.\w+)*)\}")
+_FIELD = re.compile(r"\{\{|\}\}|\{(result|args|video)((?:\[[^\[\]{}]*\]|\.\w+)*)\}")
 _STEP = re.compile(r"\[([^\]]*)\]|\.(\w+)")
 MISSING = "unknown"
 
@@ -286,11 +288,13 @@ def _as_text(value: Any) -> str:
     return MISSING if value is None else json.dumps(value)
 
 
-def render(template: str, result: Any = None, args: dict[str, Any] | None = None) -> str:
-    """Fill ``{result...}``/``{args...}`` fields of a reply template (see module docs)."""
+def render(template: str, result: Any = None, args: dict[str, Any] | None = None,
+           video: dict[str, Any] | None = None) -> str:
+    """Fill ``{result...}``/``{args...}``/``{video...}`` fields of a reply template (see
+    module docs)."""
     if isinstance(result, dict) and set(result) == {"output"}:
         result = result["output"]  # the Live API's convention: {"output": ...}
-    roots = {"result": result, "args": args or {}}
+    roots = {"result": result, "args": args or {}, "video": video or {}}
 
     def substitute(m: re.Match[str]) -> str:
         if m.group(0) in ("{{", "}}"):

@@ -49,6 +49,7 @@ from voicecli.emulator.timeline import Close, Drop, Output, Send, SendRaw, Stall
 from voicecli.emulator.translate import Translator
 from voicecli.emulator.vad import RATE as INPUT_RATE
 from voicecli.emulator.vad import VadEvent, VoiceActivityDetector, vad_settings
+from voicecli.emulator.video import check_frame
 
 __all__ = ["Close", "Drop", "HandleStore", "Output", "ResumeState", "Send", "SendRaw",
            "Session", "Stall", "fragments"]
@@ -221,9 +222,9 @@ class Session:
 
     def _record_client(self, message: dict[str, Any], now: float) -> None:
         ri = message.get("realtime_input")
-        if isinstance(ri, dict) and ("audio" in ri or "media_chunks" in ri):
+        if isinstance(ri, dict) and ({"audio", "media_chunks", "video"} & set(ri)):
             ri = dict(ri)
-            for key in ("audio", "media_chunks"):
+            for key in ("audio", "media_chunks", "video"):
                 blobs = ri.get(key)
                 if isinstance(blobs, dict):
                     ri[key] = self._blob_summary(blobs)
@@ -350,6 +351,8 @@ class Session:
             blobs.extend(body["media_chunks"])
         for blob in blobs:
             self._on_blob(blob, now)
+        if "video" in body:
+            self._on_video(body["video"], now)
         if self._translator is not None:
             self._on_translate_input(body, now)
             return
@@ -415,6 +418,31 @@ class Session:
                 self._speech_ended(event, now)
         if self._vad.in_speech:
             self._check_barge_in(self._vad.voiced_ms, now)
+
+    def _seen(self) -> dict[str, Any]:
+        """What the scenario's ``{video...}`` fields read: the frames so far, the last one's
+        colour and size."""
+        frames = self.record.video_frames
+        last = frames[-1] if frames else None
+        return {"frames": len(frames), "color": last.color if last else None,
+                "width": last.width if last else None, "height": last.height if last else None}
+
+    def _on_video(self, blob: Any, now: float) -> None:
+        """A screen or camera frame: checked like the service does, counted, recorded."""
+        assert self.settings is not None
+        if not self.settings.info.video:
+            raise wire.ProtocolError(wire.CLOSE_INVALID,
+                                     f"{self.settings.model} accepts audio input only")
+        try:
+            data = wire.b64decode(blob.get("data", "") if isinstance(blob, dict) else "")
+        except ValueError:
+            raise wire.ProtocolError(
+                wire.CLOSE_INVALID, "Invalid value at 'realtime_input.video.data' "
+                "(TYPE_BYTES), Base64 decoding failed") from None
+        frame = check_frame(blob, data, now)
+        self.record.video_frames.append(frame)
+        self.record.event(now, "video_frame", index=len(self.record.video_frames),
+                          width=frame.width, height=frame.height, color=frame.color)
 
     def _to_16k(self, pcm: bytes, rate: int) -> bytes:
         if rate == INPUT_RATE or not pcm:
@@ -514,7 +542,7 @@ class Session:
             if str(fr.get("scheduling", "")).upper() == "SILENT":
                 self.speak(reply, "", b"", now)
             else:
-                text = render(reply.turn.reply, result, reply.call_args)
+                text = render(reply.turn.reply, result, reply.call_args, self._seen())
                 self.speak(reply, text, None, now + self.config.response_delay_ms / 1000)
 
     # ------------------------------------------------------------------ turns
@@ -590,7 +618,7 @@ class Session:
             return
         call = turn.tool_call
         if call is None:
-            self.speak(reply, turn.reply, None, t)
+            self.speak(reply, render(turn.reply, video=self._seen()), None, t)
         elif call.name not in settings.tools:
             self.speak(reply, turn.no_tool_reply, None, t)
         else:

@@ -26,6 +26,8 @@ TURN_COVERAGE = frozenset({
     "TURN_COVERAGE_UNSPECIFIED", "TURN_INCLUDES_ONLY_ACTIVITY", "TURN_INCLUDES_ALL_INPUT",
     "TURN_INCLUDES_AUDIO_ACTIVITY_AND_ALL_VIDEO",
 })
+MEDIA_RESOLUTIONS = frozenset({"MEDIA_RESOLUTION_UNSPECIFIED", "MEDIA_RESOLUTION_LOW",
+                               "MEDIA_RESOLUTION_MEDIUM", "MEDIA_RESOLUTION_HIGH"})
 THINKING_LEVELS = frozenset({"MINIMAL", "LOW", "MEDIUM", "HIGH", "XHIGH"})
 
 
@@ -50,6 +52,7 @@ class SessionSettings:
     thinking_level: str | None = None
     proactive_audio: bool | None = None
     affective_dialog: bool | None = None
+    media_resolution: str | None = None
     tools: frozenset[str] = frozenset()
     search: bool = False  # google_search declared
     declarations: tuple[dict[str, Any], ...] = ()  # the function declarations, as sent
@@ -183,6 +186,9 @@ def parse_setup(setup: Any, route: Route) -> SessionSettings:
                            f"{temperature!r}")
 
     # The SDK sends it in generationConfig; accept it at the top of setup as well.
+    resolution = _enum(gen.get("media_resolution"), MEDIA_RESOLUTIONS, "media_resolution")
+    if resolution is not None and not info.video:
+        raise _invalid(f"generation_config.media_resolution is not supported by {model}")
     affective = gen.get("enable_affective_dialog", setup.get("enable_affective_dialog"))
     if affective is not None and not info.affective_dialog:
         raise _invalid(f"enable_affective_dialog is not supported by {model}")
@@ -255,6 +261,7 @@ def parse_setup(setup: Any, route: Route) -> SessionSettings:
         thinking_level=level,
         proactive_audio=proactive if isinstance(proactive, bool) else None,
         affective_dialog=affective if isinstance(affective, bool) else None,
+        media_resolution=resolution,
         tools=frozenset(tools),
         search=search,
         declarations=declarations,

@@ -108,6 +108,9 @@ def make_config(settings: Settings, declarations: list[dict[str, Any]],
     if live.proactive_audio is not None:
         config.proactivity = types.ProactivityConfig(proactive_audio=live.proactive_audio)
     config.enable_affective_dialog = live.affective_dialog
+    if live.media_resolution is not None:
+        config.media_resolution = types.MediaResolution(
+            f"MEDIA_RESOLUTION_{live.media_resolution.upper()}")
     tools = tool_list(declarations, search)
     if tools and (info is None or info.tools):
         config.tools = list(tools)
@@ -159,6 +162,10 @@ def realtime_input(live: LiveOptions, *, push_to_talk: bool = False,
 
 def audio_blob(pcm: bytes) -> types.Blob:
     return types.Blob(data=pcm, mime_type=MIC_MIME)
+
+
+def jpeg_blob(jpeg: bytes) -> types.Blob:
+    return types.Blob(data=jpeg, mime_type="image/jpeg")
 
 
 def function_response(call_id: str | None, name: str, result: dict[str, Any],

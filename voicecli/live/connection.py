@@ -20,7 +20,7 @@ from google.genai import types
 
 from voicecli import events as ev
 from voicecli.errors import SessionError
-from voicecli.live.client import Dialer, activity, audio_blob
+from voicecli.live.client import Dialer, activity, audio_blob, jpeg_blob
 from voicecli.live.errors import describe_failure
 from voicecli.live.reconnect import (
     Failure,
@@ -136,6 +136,13 @@ class LiveConnection:
             await session.send_realtime_input(text=entry.payload)
         elif entry.kind == "tools":
             await session.send_context_update(tools=entry.payload)
+        elif entry.kind == "video":
+            frame = entry.payload
+            await session.send_realtime_input(video=jpeg_blob(frame.jpeg))
+            self._emit(ev.VideoFrameSent(
+                index=frame.index, bytes=len(frame.jpeg), width=frame.width,
+                height=frame.height,
+                capture_to_send_ms=round((time.monotonic() - frame.captured_at) * 1000, 1)))
         else:
             await session.send_realtime_input(**activity(entry.payload == "start"))
 
@@ -157,6 +164,8 @@ class LiveConnection:
                     break
                 if session is self._session:  # not a late send on a replaced connection
                     self.outbox.mark_sent(entry)
+                    if entry.kind == "video":
+                        self.outbox.forget(entry)
 
     def update_config(self, config: types.LiveConnectConfig, renew: bool = False) -> None:
         """Use ``config`` from the next connection on (new tools, say). ``renew``: renew

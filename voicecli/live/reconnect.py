@@ -28,7 +28,7 @@ from typing import Any, Literal
 import numpy as np
 
 FailureKind = Literal["retry", "handle_refused", "fatal"]
-Kind = Literal["audio", "tool_response", "text", "activity", "tools"]  # a client message
+Kind = Literal["audio", "tool_response", "text", "activity", "tools", "video"]
 
 # Close codes that say "this connection is over", not "your request is wrong".
 FATAL_CLOSE_CODES = frozenset({1007, 1008})
@@ -198,6 +198,9 @@ class Outbox:
 
     def add(self, kind: Kind, payload: Any) -> Outgoing:
         entry = Outgoing(kind, payload)
+        if kind == "video":  # only the newest frame is worth sending: drop an unsent one
+            self.entries = deque(e for e in self.entries
+                                 if e.kind != "video" or e.index is not None)
         self.entries.append(entry)
         if kind == "audio":
             self._audio += 1
@@ -223,6 +226,10 @@ class Outbox:
         entry.ever_sent = True
         self._next_index += 1
 
+    def forget(self, entry: Outgoing) -> None:
+        """Never replay ``entry`` (a video frame: once sent, it is history)."""
+        self.entries = deque(e for e in self.entries if e is not entry)
+
     def acknowledge(self, last_consumed: int | None) -> None:
         """A resumption handle arrived: what it covers need not be replayed."""
         keep: deque[Outgoing] = deque()
@@ -244,6 +251,8 @@ class Outbox:
         dropped = [e for e in self.entries if e.kind == "tool_response"] if not resumed else []
         if dropped:
             self.entries = deque(e for e in self.entries if e.kind != "tool_response")
+        # Old frames are stale: the next one grabbed goes out instead.
+        self.entries = deque(e for e in self.entries if e.kind != "video")
         for entry in self.entries:
             entry.index = None
         return dropped

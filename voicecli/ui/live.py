@@ -39,6 +39,7 @@ METER_FLOOR_DBFS = -60.0
 HELP = [
     "Type a line and press Enter to send it as text; the microphone stays live.",
     "/mute  /unmute  the microphone (silence is sent while muted)",
+    "/screen [N]  share a screen; /camera [N]  share a camera; /stop-video  stop sharing",
     "/quit  end the session (or Ctrl-C, or Ctrl-D on an empty line)",
     "/help  this help",
 ]
@@ -94,9 +95,10 @@ def meter(level_dbfs: float, cells: int = 10) -> str:
 
 
 def status_line(state: str, *, width: int, level_dbfs: float | None, model: str,
-                voice: str | None, tokens: int, ptt: bool = False) -> str:
-    """The status bar text, fitted to ``width``: less important parts go first."""
-    parts = [f" {state} "]
+                voice: str | None, tokens: int, ptt: bool = False, sharing: str = "") -> str:
+    """The status bar text, fitted to ``width``: less important parts go first (what is
+    shared never does: the user must always see it)."""
+    parts = [f" {state} "] + ([f" {sharing} "] if sharing else [])
     optional = []
     if level_dbfs is not None:
         optional.append(f" mic {meter(level_dbfs)} ")
@@ -189,6 +191,8 @@ class Controls(Protocol):
     def request_stop(self) -> None: ...
     def level_dbfs(self) -> float | None: ...
     def is_playing(self) -> bool: ...
+    def share(self, request: Any) -> None: ...
+    def stop_sharing(self) -> None: ...
 
 
 STYLE = {
@@ -226,6 +230,8 @@ class LiveView:
         self.no_color = bool(os.environ.get("NO_COLOR"))
         self._closed = False
         self.running: dict[str, tuple[str, float]] = {}  # call id -> (tool, started)
+        self.sharing = ""  # "sharing screen 1 (1920×1080)" while frames go out
+        self.frames = 0
         self.asking: list[tuple[str, asyncio.Future[str]]] = []  # confirmation prompts
 
         self.buffer = Buffer(multiline=False, accept_handler=self._accept)
@@ -334,8 +340,10 @@ class LiveView:
                             playing=self.controls.is_playing())
         # One column short of the edge: writing the last column makes some terminals wrap.
         width = max(10, self._width() - 1)
+        sharing = f"{self.sharing} · {self.frames} frames" if self.sharing else ""
         line = status_line(shown, width=width, level_dbfs=level, model=self.model,
-                           voice=self.voice, tokens=self.tokens, ptt=self.push_to_talk)
+                           voice=self.voice, tokens=self.tokens, ptt=self.push_to_talk,
+                           sharing=sharing)
         return [("class:status", line.ljust(width))]
 
     def _tick(self) -> None:
@@ -382,6 +390,15 @@ class LiveView:
                     self._print([("class:dim", "there is no microphone in --text mode")])
                 else:
                     self.controls.set_muted(name == "mute")
+            case "screen" | "camera":
+                from voicecli.settings import VideoRequest
+
+                if self.text_only:
+                    self._print([("class:dim", "there is no audio session in --text mode")])
+                else:
+                    self.controls.share(VideoRequest(name, arg or None))
+            case "stop-video" | "stop":
+                self.controls.stop_sharing()
             case "quit" | "exit" | "q":
                 self.controls.request_stop()
             case "help" | "?":
@@ -420,6 +437,17 @@ class LiveView:
             case ev.ToolCancelled(ids=ids):
                 for call_id in ids:
                     self.running.pop(call_id, None)
+            case ev.VideoStarted(source=source):
+                is_camera = source.startswith("camera")
+                self.sharing, self.frames = ("camera on" if is_camera
+                                             else f"sharing {source}"), 0
+                self._print([("class:dim", f"[video] sharing {source} (/stop-video to stop)")])
+            case ev.VideoStopped(source=source, reason=reason, frames=frames):
+                self.sharing = ""
+                self._print([("class:dim", f"[video] {source}: {reason} after {frames} "
+                              "frames")])
+            case ev.VideoFrameSent():
+                self.frames += 1
             case ev.Notice(message=message):
                 self._print([("class:dim", f"[note] {message}")])
             case ev.McpServer():

@@ -274,6 +274,11 @@ class StatusView:
                 self._write("[resumed: that was not an interruption]")
             case ev.AudioDropout() if not self.quiet:
                 self._write(f"[{dropout_text(event)}]", "\x1b[33m")
+            case ev.VideoStarted(source=source, fps=fps) if not self.quiet:
+                self._write(f"[video] sharing {source} at up to {fps:g} frames a second")
+            case ev.VideoStopped(source=source, reason=reason, frames=frames):
+                if reason != "stopped" or not self.quiet:
+                    self._write(f"[video] {source}: {reason} after {frames} frames")
             case ev.ToolConfirmation(state="refused", name=name):
                 self._write(f"[note] {name} was not run: it asks first, and there is no "
                             "terminal to ask in (pass --yes to allow it)", "\x1b[33m")

@@ -34,8 +34,12 @@ def require(what: str) -> None:
                           f"{INSTALL}")
 
 
+NOT_YET = object()  # what grab() returns before a camera or file has its first picture
+
+
 class FrameSource(Protocol):
-    """Something that gives the latest picture on demand (None: it has ended)."""
+    """Something that gives the latest picture on demand (None: it has ended; NOT_YET: no
+    picture yet)."""
 
     label: str
 
@@ -82,8 +86,12 @@ class ScreenSource:
     def __init__(self, monitor: int | None = None) -> None:
         import mss
 
-        self._mss = mss.MSS()
-        screens = self._mss.monitors[1:]
+        try:
+            self._mss = mss.MSS()
+            screens = self._mss.monitors[1:]
+        except Exception as exc:  # mss raises its own errors for a missing display
+            raise DeviceError(f"cannot share the screen: {exc} (DISPLAY is "
+                              f"{'set' if _display() else 'not set'})") from None
         if not screens:
             raise DeviceError("no screen to share (is a display running? DISPLAY is "
                               f"{'set' if _display() else 'not set'})")
@@ -191,11 +199,11 @@ class AvSource:
             self._started_at = time.monotonic()
         with self._lock:
             latest = self._latest
-        if latest is None and self._ended.is_set():
-            return None
-        if self._file and self._ended.is_set() and latest is not None:
+        if latest is None:
+            return None if self._ended.is_set() else NOT_YET
+        if self._file and self._ended.is_set():
             with self._lock:
-                self._latest = None  # the last frame is sent once, then the file has ended
+                self._latest = None  # the last frame is offered once, then the file has ended
         return latest
 
     @property

@@ -14,8 +14,12 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from voicecli.video.capture import FrameSource, jpeg, scale
+from voicecli.video.capture import NOT_YET, FrameSource, jpeg, scale
+
+if TYPE_CHECKING:
+    from voicecli.settings import VideoRequest
 from voicecli.video.frames import FrameGate
 
 
@@ -63,6 +67,9 @@ class VideoSharer:
                 if image is None:
                     why = "the video ended"
                     break
+                if image is NOT_YET:
+                    self._stop.wait(0.05)
+                    continue
                 scaled, thumb = scale(image)
                 if self.gate.decide(thumb, captured_at):
                     frame = Frame(jpeg(scaled), scaled.width, scaled.height, captured_at,
@@ -91,3 +98,17 @@ class VideoSharer:
         self._stop.set()
         if self._thread.is_alive() and threading.current_thread() is not self._thread:
             self._thread.join(3)
+
+
+def open_source(request: VideoRequest) -> FrameSource:
+    """The frame source for ``--screen``, ``--camera`` or ``--video`` (DeviceError if it
+    cannot be opened; ConfigError if the video extra is missing)."""
+    from voicecli.video import capture
+
+    capture.require(request.kind)
+    if request.kind == "screen":
+        return capture.ScreenSource(int(request.target) if request.target else None)
+    if request.kind == "camera":
+        target, fmt = capture.camera_input(request.target)
+        return capture.AvSource(target, fmt)
+    return capture.AvSource(request.target or "", None, file=True)
