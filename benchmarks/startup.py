@@ -48,12 +48,13 @@ def timed_run(args: list[str], env: dict[str, str]) -> float:
     return elapsed * 1000
 
 
-def first_listen(env: dict[str, str]) -> float:
+def first_listen(env: dict[str, str], *args: str) -> float:
+    """Launch ``voicecli chat ARGS`` → its first microphone audio at the emulator, in ms."""
     with EmulatorThread(EmulatorConfig()) as emu:
         t = time.perf_counter()
         proc = subprocess.Popen(
             [sys.executable, "-m", "voicecli", "chat", "--base-url", emu.base_url,
-             "--ca-cert", emu.ca_cert_path, "--api-version", "v1beta", "-q"],
+             "--ca-cert", emu.ca_cert_path, "--api-version", "v1beta", "-q", *args],
             cwd=ROOT, env={**env, "GEMINI_API_KEY": emu.api_key},
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         while not (emu.connections and emu.connections[0].audio_chunks > 0):

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import signal
 import statistics
 import subprocess
@@ -38,13 +37,15 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT / "tests"), str(ROOT)]
+sys.path[:0] = [str(ROOT / "tests"), str(ROOT / "benchmarks"), str(ROOT)]
 
 from audio_harness import ensure_virtual_audio  # noqa: E402  (must run before sounddevice)
 
 ENV = ensure_virtual_audio()
 
+from bargein_e2e import _tree_cpu_s as tree_cpu_s  # noqa: E402
 from helpers import clean_env  # noqa: E402
+from startup import first_listen  # noqa: E402
 
 from voicecli.emulator import EmulatorConfig, EmulatorThread  # noqa: E402
 from voicecli.emulator.speech import sample_speech  # noqa: E402
@@ -52,7 +53,6 @@ from voicecli.emulator.speech import sample_speech  # noqa: E402
 DEMO = str(ROOT / "tests" / "mcp_demo_server.py")
 SETTLE_S = 10.0
 IDLE_S = 30.0
-TICKS = os.sysconf("SC_CLK_TCK")
 
 
 def servers_file(folder: Path) -> str:
@@ -79,43 +79,6 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
         proc.wait(15)
     except subprocess.TimeoutExpired:
         proc.kill()
-
-
-def first_listen(env: dict[str, str], *args: str) -> float:
-    with EmulatorThread(EmulatorConfig()) as emu:
-        t = time.perf_counter()
-        proc = launch(emu, env, *args)
-        while not (emu.connections and emu.connections[0].audio_chunks > 0):
-            if proc.poll() is not None or time.perf_counter() - t > 30:
-                proc.kill()
-                raise SystemExit(f"chat never streamed audio: {proc.communicate()[1]!r}")
-            time.sleep(0.002)
-        elapsed = time.perf_counter() - t
-        stop(proc)
-    return elapsed * 1000
-
-
-def tree_cpu_s(pid: int) -> float:
-    """utime + stime of ``pid`` and its descendants, in seconds."""
-    parents: dict[int, int] = {}
-    times: dict[int, float] = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            fields = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        parents[int(entry)] = int(fields[1])
-        times[int(entry)] = (int(fields[11]) + int(fields[12])) / TICKS
-    tree, frontier = {pid}, [pid]
-    while frontier:
-        parent = frontier.pop()
-        for child, ppid in parents.items():
-            if ppid == parent and child not in tree:
-                tree.add(child)
-                frontier.append(child)
-    return sum(times.get(p, 0.0) for p in tree)
 
 
 def idle_cpu(env: dict[str, str], *args: str) -> float:
