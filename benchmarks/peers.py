@@ -430,7 +430,7 @@ def main() -> int:
     import audio_harness as ah
 
     env = ah.ensure_virtual_audio()
-    from bargein_e2e import run_schedule
+    from bargein_e2e import run_schedule, xruns
     from helpers import start_chat, stop_chat
 
     from voicecli import __version__
@@ -453,10 +453,13 @@ def main() -> int:
                 run = run_schedule(args.trials, args.seed,
                                    lambda emu: start_chat(emu, env, "--format", "jsonl"),
                                    lambda proc: stop_chat(proc)[0], volume)
+                LOGS.mkdir(parents=True, exist_ok=True)
+                (LOGS / f"voicecli-{mode}.jsonl").write_text(run.out)
                 rows = [json.loads(line) for line in run.out.splitlines()]
                 local = [r["ts"] for r in rows
                          if r["type"] == "interrupted" and r["source"] == "local"]
-                res[mode] = figures(run, local)
+                res[mode] = {**figures(run, local), **xruns(rows),
+                             "audio_dropouts": sum(r["type"] == "audio_dropout" for r in rows)}
             else:
                 launcher = Launcher(peer, pythons[peer.venv], env)
                 try:
