@@ -331,8 +331,11 @@ def serve_forever(config: EmulatorConfig | None = None,
                 on_ready(emu)
             stop = asyncio.Event()
             loop = asyncio.get_running_loop()
-            with contextlib.suppress(NotImplementedError, RuntimeError):
-                loop.add_signal_handler(signal.SIGTERM, stop.set)
+            # SIGINT too: a process started with SIGINT ignored (a parent that ignores it, a
+            # job run in the background) would otherwise never see its Ctrl-C.
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                with contextlib.suppress(NotImplementedError, RuntimeError):
+                    loop.add_signal_handler(sig, stop.set)
             await stop.wait()
         finally:
             await emu.stop()
