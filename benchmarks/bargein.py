@@ -59,12 +59,10 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT / "tests"), str(ROOT)]
-
-import audio_harness as ah  # noqa: E402
 
 from voicecli.audio.engine import build_mic  # noqa: E402
 from voicecli.audio.playback import PlaybackBuffer  # noqa: E402
+from voicecli_testing import audio as ah  # noqa: E402
 
 CORPUS_VERSION = 8  # 7: speech without sox's random dither (reproducible); 8: trial paths kept
 MIC, SPK = 16000, 24000

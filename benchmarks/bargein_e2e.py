@@ -58,10 +58,10 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT / "tests"), str(ROOT)]
 
-import audio_harness as ah  # noqa: E402 (sets up audio before sounddevice loads)
 import numpy as np  # noqa: E402
+
+from voicecli_testing import audio as ah  # noqa: E402 (sets up audio before sounddevice loads)
 
 INTERRUPTIONS = [
     "Stop, wait a moment.", "Hold on, hold on.", "Sorry, can I ask something?",
@@ -358,7 +358,7 @@ def percentile(ordered: list[float], q: float) -> float:
 
 def run_echo(args: argparse.Namespace, env: dict[str, str]) -> int:
     """Barge-in latency and self-interruptions with an echo path (see the docstring)."""
-    from helpers import start_chat, stop_chat
+    from voicecli_testing.cli import start_chat, stop_chat
 
     run = run_schedule(args.trials, args.seed,
                        lambda emu: start_chat(emu, env, "--format", "jsonl"),
@@ -416,9 +416,8 @@ def main() -> int:
     if args.echo:
         return run_echo(args, env)
 
-    from helpers import start_chat, stop_chat
-
     from voicecli.emulator import EmulatorConfig, EmulatorThread
+    from voicecli_testing.cli import start_chat, stop_chat
 
     rng = random.Random(args.seed)
     latencies: list[float] = []

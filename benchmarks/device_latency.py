@@ -4,7 +4,7 @@
 
 Plain sounddevice streams opened the way voicecli's engine opens them (mono int16, a fixed
 block size), on the PulseAudio virtual devices of scripts/virtual-audio.sh. Truth is a
-recording of each device's PulseAudio monitor (tests/audio_harness.py, aligned to
+recording of each device's PulseAudio monitor (voicecli_testing/audio.py, aligned to
 ``time.monotonic()`` to ~2 ms).
 
 * ``input``: clicks are played into the virtual microphone; ``delivery_ms`` is how long after
@@ -34,9 +34,8 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT / "tests"), str(ROOT)]
 
-import audio_harness as ah  # noqa: E402 (sets up audio before sounddevice loads)
+from voicecli_testing import audio as ah  # noqa: E402 (sets up audio before sounddevice loads)
 
 
 def spread(xs: list[float]) -> dict[str, float]:

@@ -426,14 +426,13 @@ def main() -> int:
     if args.install:
         return 1 if unavailable else 0
 
-    sys.path[:0] = [str(ROOT / "benchmarks"), str(ROOT / "tests"), str(ROOT)]
-    import audio_harness as ah
+    from voicecli_testing import audio as ah
 
     env = ah.ensure_virtual_audio()
     from bargein_e2e import run_schedule, xruns
-    from helpers import start_chat, stop_chat
 
     from voicecli import __version__
+    from voicecli_testing.cli import start_chat, stop_chat
 
     results: dict[str, Any] = {}
     t_start = time.monotonic()

@@ -40,7 +40,6 @@ from typing import Any
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
 from voicecli import events as ev  # noqa: E402
 from voicecli.audio.engine import MicPipeline, NullSink, _Pacer  # noqa: E402

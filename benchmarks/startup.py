@@ -28,15 +28,13 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT / "tests"), str(ROOT)]
 
-from audio_harness import ensure_virtual_audio  # noqa: E402  (must run before sounddevice)
+from voicecli_testing.audio import ensure_virtual_audio  # noqa: E402  (must run before sounddevice)
 
 ENV = ensure_virtual_audio()
 
-from helpers import clean_env  # noqa: E402
-
 from voicecli.emulator import EmulatorConfig, EmulatorThread  # noqa: E402
+from voicecli_testing.cli import clean_env  # noqa: E402
 
 
 def timed_run(args: list[str], env: dict[str, str]) -> float:

@@ -37,18 +37,17 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT / "tests"), str(ROOT / "benchmarks"), str(ROOT)]
 
-from audio_harness import ensure_virtual_audio  # noqa: E402  (must run before sounddevice)
+from voicecli_testing.audio import ensure_virtual_audio  # noqa: E402  (must run before sounddevice)
 
 ENV = ensure_virtual_audio()
 
 from bargein_e2e import _tree_cpu_s as tree_cpu_s  # noqa: E402
-from helpers import clean_env  # noqa: E402
 from startup import first_listen  # noqa: E402
 
 from voicecli.emulator import EmulatorConfig, EmulatorThread  # noqa: E402
 from voicecli.emulator.speech import sample_speech  # noqa: E402
+from voicecli_testing.cli import clean_env  # noqa: E402
 
 DEMO = str(ROOT / "tests" / "mcp_demo_server.py")
 SETTLE_S = 10.0

@@ -11,7 +11,7 @@ emulator answers each with translated speech.
 Method. Every server message is stamped with ``time.monotonic()`` the moment the SDK hands
 it to the client (before the client does anything with it). The virtual speaker is
 recorded (``vspeaker.monitor``; its clock is aligned to the monotonic clock to ~2 ms, see
-tests/audio_harness.py). For each utterance, the received translated audio is located in the
+voicecli_testing/audio.py). For each utterance, the received translated audio is located in the
 recording by cross-correlation, which gives the time its first sample was heard. The client
 lag of an utterance is ``heard - received`` for its first audio message: everything the
 client adds (event dispatch, resampling, the playback buffer's 60 ms prebuffer, waiting
@@ -38,9 +38,8 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT / "tests"), str(ROOT)]
 
-import audio_harness as ah  # noqa: E402 (sets up audio before sounddevice loads)
+from voicecli_testing import audio as ah  # noqa: E402 (sets up audio before sounddevice loads)
 
 PHRASES = ["Hello, can you hear me?", "The weather is lovely today.",
            "Where is the train station?", "Thank you very much, goodbye."]

@@ -33,16 +33,15 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT / "tests"), str(ROOT / "benchmarks"), str(ROOT)]
 
-import audio_harness as ah  # noqa: E402  (must run before sounddevice)
+from voicecli_testing import audio as ah  # noqa: E402  (must run before sounddevice)
 
 ENV = ah.ensure_virtual_audio()
 
 import bargein_e2e  # noqa: E402
-from helpers import clean_env, start_chat, stop_chat  # noqa: E402
 
 from voicecli.emulator import EmulatorConfig, EmulatorThread  # noqa: E402
+from voicecli_testing.cli import clean_env, start_chat, stop_chat  # noqa: E402
 
 SETTLE_S = 10.0
 

@@ -12,7 +12,8 @@ with the reason; they are never skipped.
 from __future__ import annotations
 
 import pytest
-from audio_harness import VirtualAudioUnavailable, ensure_virtual_audio
+
+from voicecli_testing.audio import VirtualAudioUnavailable, ensure_virtual_audio
 
 _audio_env: dict[str, str] | None = None
 _audio_error: str | None = None
@@ -39,7 +40,7 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
 @pytest.fixture(scope="session")
 def virtual_audio() -> dict[str, str]:
     """The running virtual audio devices; returns the client environment variables (already
-    in os.environ). Use tests/audio_harness.py to play into the mic and record the speaker."""
+    in os.environ). Use voicecli_testing/audio.py to play into the mic and record the speaker."""
     _fail_without_audio()
     assert _audio_env is not None
     return _audio_env

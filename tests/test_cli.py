@@ -6,9 +6,8 @@ import sys
 import time
 import wave
 
-from helpers import HELLO_WAV, ROOT, assert_one_line_error, clean_env, run_cli
-
 from voicecli.emulator import EmulatorConfig, EmulatorThread
+from voicecli_testing.cli import HELLO_WAV, ROOT, assert_one_line_error, clean_env, run_cli
 
 
 def test_help_is_fast_and_does_not_import_the_sdk():

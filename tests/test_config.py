@@ -5,11 +5,11 @@ from __future__ import annotations
 import os
 
 import pytest
-from helpers import HELLO_WAV, assert_one_line_error, clean_env, run_cli
 
 from voicecli import config
 from voicecli.emulator import EmulatorConfig, EmulatorThread
 from voicecli.errors import ConfigError
+from voicecli_testing.cli import HELLO_WAV, assert_one_line_error, clean_env, run_cli
 
 FILE = {"voice": "Kore", "model": "from-file", "tools": False,
         "profiles": {"work": {"model": "from-profile", "language": "de-DE"}}}

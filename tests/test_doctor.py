@@ -7,10 +7,10 @@ import sys
 import threading
 
 import pytest
-from audio_harness import play_into_mic, speech_wav
-from helpers import ROOT, clean_env, run_cli
 
 from voicecli import doctor as dr
+from voicecli_testing.audio import play_into_mic, speech_wav
+from voicecli_testing.cli import ROOT, clean_env, run_cli
 
 
 def test_verdicts_and_rendering():

@@ -11,7 +11,9 @@ import time
 
 import numpy as np
 import pytest
-from audio_harness import (
+
+from voicecli.emulator import EmulatorConfig, EmulatorThread
+from voicecli_testing.audio import (
     MAX_STALL_MS,
     SpeakerRecorder,
     arrived_whole,
@@ -21,9 +23,7 @@ from audio_harness import (
     wait_until,
     xcorr_peak,
 )
-from helpers import start_chat, stop_chat
-
-from voicecli.emulator import EmulatorConfig, EmulatorThread
+from voicecli_testing.cli import start_chat, stop_chat
 
 pytestmark = pytest.mark.audio
 
@@ -143,7 +143,7 @@ def test_device_that_only_does_48k_is_resampled(virtual_audio):
 
 
 def test_devices_lists_and_marks_defaults(virtual_audio):
-    from helpers import clean_env, run_cli
+    from voicecli_testing.cli import clean_env, run_cli
 
     proc = run_cli("devices", env=clean_env(**virtual_audio))
     assert proc.returncode == 0, proc.stderr

@@ -1,5 +1,5 @@
 """Open speakers, end to end: an echo path inside PulseAudio loops the virtual speaker back
-into the virtual microphone (tests/audio_harness.py ``echo_path``). The real CLI in its
+into the virtual microphone (voicecli_testing/audio.py ``echo_path``). The real CLI in its
 default mode (echo canceller on) must neither interrupt itself nor let the echo reach the
 server, and the user must still be able to cut in. ``doctor --echo`` measures that path.
 """
@@ -12,7 +12,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from audio_harness import (
+
+from voicecli.emulator import EmulatorConfig, EmulatorThread
+from voicecli_testing.audio import (
     SpeakerRecorder,
     echo_path,
     play_into_mic,
@@ -21,9 +23,7 @@ from audio_harness import (
     speech_wav,
     wait_until,
 )
-from helpers import clean_env, run_cli, start_chat, stop_chat
-
-from voicecli.emulator import EmulatorConfig, EmulatorThread
+from voicecli_testing.cli import clean_env, run_cli, start_chat, stop_chat
 
 pytestmark = pytest.mark.audio
 LONG_REPLIES = Path(__file__).resolve().parents[1] / "benchmarks/scenarios/long-replies.toml"

@@ -143,13 +143,8 @@ def test_silero_model_is_bundled_and_a_missing_one_is_one_clear_error(monkeypatc
 
 
 def test_silero_hears_a_voice_not_silence():
-    import sys
-    from pathlib import Path
-
-    sys.path.insert(0, str(Path(__file__).parent))
-    from audio_harness import read_wav, speech_wav
-
     from voicecli.audio.silero import SileroVad
+    from voicecli_testing.audio import read_wav, speech_wav
 
     vad = SileroVad()
     assert vad.process(np.zeros(1600, dtype=np.int16)) < 0.1

@@ -7,11 +7,11 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from helpers import HELLO_WAV, assert_one_line_error, clean_env, run_cli
 
 from voicecli.emulator import EmulatorConfig, EmulatorThread, wire
 from voicecli.live import dial
 from voicecli.settings import Credentials
+from voicecli_testing.cli import HELLO_WAV, assert_one_line_error, clean_env, run_cli
 
 LIVESTREAM = "/v1beta/models/{model}/liveStream"
 GOOGLE_PATH = "/ws/google.ai.generativelanguage.v1beta.GenerativeService.BidiGenerateContent"

@@ -7,9 +7,9 @@ import subprocess
 import sys
 
 import pytest
-from helpers import HELLO_WAV, ROOT, assert_one_line_error, clean_env, run_cli
 
 from voicecli.emulator import EmulatorConfig, EmulatorThread
+from voicecli_testing.cli import HELLO_WAV, ROOT, assert_one_line_error, clean_env, run_cli
 
 
 def old_files(tmp_path):

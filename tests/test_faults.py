@@ -17,7 +17,6 @@ import threading
 from dataclasses import dataclass
 
 import pytest
-from helpers import HELLO_WAV, assert_one_line_error, clean_env, hello_then_ask_time, run_cli
 
 from voicecli import events as ev
 from voicecli.app import chat_runner
@@ -26,6 +25,13 @@ from voicecli.emulator import EmulatorConfig, EmulatorThread
 from voicecli.live.reconnect import ReconnectPolicy
 from voicecli.settings import Credentials, Settings
 from voicecli.ui.outputs import EventBus
+from voicecli_testing.cli import (
+    HELLO_WAV,
+    assert_one_line_error,
+    clean_env,
+    hello_then_ask_time,
+    run_cli,
+)
 
 SCENARIO = """
 [[turn]]

@@ -15,11 +15,17 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from audio_harness import SpeakerRecorder, play_into_mic, speech_wav, wait_until, xcorr_peak
-from helpers import start_chat, stop_chat
 
 from voicecli.audio.resample import resample
 from voicecli.emulator import EmulatorConfig, EmulatorThread
+from voicecli_testing.audio import (
+    SpeakerRecorder,
+    play_into_mic,
+    speech_wav,
+    wait_until,
+    xcorr_peak,
+)
+from voicecli_testing.cli import start_chat, stop_chat
 
 pytestmark = pytest.mark.audio
 

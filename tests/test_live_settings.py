@@ -9,13 +9,13 @@ import wave
 
 import numpy as np
 import pytest
-from helpers import HELLO_WAV, NO_CONFIG, assert_one_line_error, clean_env, run_cli
 
 from voicecli import config
 from voicecli.emulator import EmulatorConfig, EmulatorThread, wire
 from voicecli.emulator.settings import parse_setup
 from voicecli.errors import ConfigError
 from voicecli.settings import LiveOptions, check_live_options
+from voicecli_testing.cli import HELLO_WAV, NO_CONFIG, assert_one_line_error, clean_env, run_cli
 
 GEMINI = wire.Route("gemini", "v1beta", "BidiGenerateContent")
 THINKING = "gemini-3.8-live-extended-thinking"

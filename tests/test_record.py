@@ -5,10 +5,10 @@ from __future__ import annotations
 import wave
 
 import numpy as np
-from audio_harness import xcorr_peak
-from helpers import HELLO_WAV, run_cli
 
 from voicecli.audio.recorder import mux_stereo
+from voicecli_testing.audio import xcorr_peak
+from voicecli_testing.cli import HELLO_WAV, run_cli
 
 
 def test_mux_aligns_by_start_time():

@@ -8,10 +8,10 @@ import time
 
 import numpy as np
 import pytest
-from audio_harness import play_into_mic, speech_wav, wait_until
 from tmux import TmuxChat, chat_args
 
 from voicecli.emulator import EmulatorConfig, EmulatorThread
+from voicecli_testing.audio import play_into_mic, speech_wav, wait_until
 
 pytestmark = pytest.mark.audio
 

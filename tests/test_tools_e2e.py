@@ -7,8 +7,6 @@ import io
 import json
 import time
 
-from helpers import HELLO_WAV, hello_then_ask_time
-
 from voicecli import events as ev
 from voicecli.app import chat_runner
 from voicecli.audio.engine import FileSink, FileSource
@@ -16,6 +14,7 @@ from voicecli.emulator import EmulatorConfig, EmulatorThread
 from voicecli.settings import Credentials, Settings
 from voicecli.tools.builtin import BUILTIN_TOOLS, Tool
 from voicecli.ui.outputs import EventBus, JsonlWriter
+from voicecli_testing.cli import HELLO_WAV, hello_then_ask_time
 
 
 class Collect:

@@ -14,10 +14,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from helpers import ROOT, assert_one_line_error, clean_env, run_cli
 
 from voicecli.emulator import EmulatorConfig, EmulatorThread
 from voicecli.emulator.speech import sample_speech
+from voicecli_testing.cli import ROOT, assert_one_line_error, clean_env, run_cli
 
 DEMO = str(ROOT / "tests" / "mcp_demo_server.py")
 LINES = ["Hello, can you hear me?", "What is the weather like?", "Please write that down.",

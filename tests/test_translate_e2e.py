@@ -16,7 +16,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from audio_harness import (
+
+from voicecli.emulator import EmulatorConfig, EmulatorThread
+from voicecli.emulator.scenario import load_scenario
+from voicecli_testing.audio import (
     SpeakerRecorder,
     play_into_mic,
     read_wav,
@@ -25,10 +28,7 @@ from audio_harness import (
     write_wav,
     xcorr_peak,
 )
-from helpers import assert_one_line_error, clean_env, run_cli, start_chat, stop_chat
-
-from voicecli.emulator import EmulatorConfig, EmulatorThread
-from voicecli.emulator.scenario import load_scenario
+from voicecli_testing.cli import assert_one_line_error, clean_env, run_cli, start_chat, stop_chat
 
 TOLERANCE_S = 0.1
 SCRIPT = load_scenario("translate").translations

@@ -15,11 +15,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from helpers import ROOT, assert_one_line_error, clean_env, run_cli
 from tmux import TmuxChat, chat_args
 
 from voicecli.emulator import EmulatorConfig, EmulatorThread
 from voicecli.emulator.speech import sample_speech
+from voicecli_testing.cli import ROOT, assert_one_line_error, clean_env, run_cli
 
 WINDOW = str(ROOT / "tests" / "screen_window.py")
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 import threading
 import time
 
-import audio_harness as ah
 import numpy as np
 import pytest
 import sounddevice as sd
+
+from voicecli_testing import audio as ah
 
 TEXT = "The quick brown fox jumps over the lazy dog."
 

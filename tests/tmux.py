@@ -14,7 +14,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from helpers import ROOT, clean_env
+from voicecli_testing.cli import ROOT, clean_env
 
 
 class TmuxChat:
