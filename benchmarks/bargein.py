@@ -10,7 +10,7 @@ Builds a reproducible corpus (cached under .state/cache/bargein-*.npz):
     exponential reverb tail, some with a clipping speaker, ±80 ppm clock drift, -50 dBFS
     room noise;
   * fan (low-passed noise) and keyboard clicks.
-Each stream runs through the code the app uses: ``engine.build_mic`` (echo canceller,
+Each stream runs through the code the app uses: ``mic.build_mic`` (echo canceller,
 webrtcvad AND Silero, convergence and xrun guards) fed by a ``PlaybackBuffer`` whose
 played blocks go to the reference tap, exactly as the output callback does. Streams start
 cold (a fresh canceller), like a new session.
@@ -60,7 +60,7 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 
-from voicecli.audio.engine import build_mic  # noqa: E402
+from voicecli.audio.mic import build_mic  # noqa: E402
 from voicecli.audio.playback import PlaybackBuffer  # noqa: E402
 from voicecli_testing import audio as ah  # noqa: E402
 

@@ -42,7 +42,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 
 from voicecli import events as ev  # noqa: E402
-from voicecli.audio.engine import MicPipeline, NullSink, _Pacer  # noqa: E402
+from voicecli.audio.engine import FrameConsumer, NullSink, _Pacer  # noqa: E402
 from voicecli.audio.vad import FRAME_SAMPLES  # noqa: E402
 
 SCENARIO = ROOT / "benchmarks" / "scenarios" / "soak.toml"
@@ -148,7 +148,7 @@ class ScriptSource:
         self.fed_s += FRAME_SAMPLES / 16000
         return frame
 
-    def start(self, mic: MicPipeline) -> None:
+    def start(self, mic: FrameConsumer) -> None:
         self.turns = 1
         self._pacer.run(lambda: mic.process(self._next()))
 

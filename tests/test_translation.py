@@ -14,7 +14,7 @@ from test_emulator_core import SPEECH, Driver, error_of, parse, setup, silence
 
 from voicecli import catalog
 from voicecli import events as ev
-from voicecli.audio.engine import MicPipeline
+from voicecli.audio.mic import MicPipeline
 from voicecli.audio.playback import PlaybackBuffer
 from voicecli.audio.playout import PlayoutClock
 from voicecli.emulator.scenario import ScenarioError, load_scenario, parse_scenario

@@ -2,7 +2,8 @@
 
 import numpy as np
 
-from voicecli.audio.engine import MicPipeline
+from voicecli.audio.echo import Captured
+from voicecli.audio.mic import MicPipeline
 from voicecli.audio.playback import PlaybackBuffer
 from voicecli.audio.vad import (
     FRAME_SAMPLES,
@@ -170,7 +171,7 @@ class FakeSilero:
 
 def test_dual_vad_needs_both_and_credits_the_voiced_run():
     vad = DualVad(energy_vad, FakeSilero([0.0, 0.05, 0.6, 0.9, 0.9]), threshold=0.1)
-    det = BargeInDetector(vad, BargeInConfig(min_speech_ms=60))
+    det = BargeInDetector(vad, BargeInConfig(min_speech_ms=60), voiced_run=vad)
     # webrtcvad hears a voice from the first frame; Silero agrees only at the third:
     # the whole run counts (Silero lags by a chunk), so it fires there.
     assert [det.process(LOUD, True) for _ in range(3)] == [False, False, True]
@@ -205,13 +206,14 @@ def test_half_duplex_mutes_while_playing_only():
 class PassThroughCapture:
     """A stand-in for echo.CapturePath: no echo to remove."""
 
-    discontinuity = False
-    raw_passes_gate = True
     echo_negligible = False
-    residual = False
 
-    def process(self, frame, end_t):
+    def remove(self, frame):
         return frame
+
+    def process(self, frame, end_t, user_heard=False):
+        return Captured(self.remove(frame), discontinuity=False, loud=True, residual=False,
+                        echo_free=self.echo_negligible)
 
 
 def test_server_hears_silence_during_the_reply_until_the_user_talks():
@@ -235,7 +237,7 @@ class SuppressingCapture(PassThroughCapture):
 
     echo_negligible = True
 
-    def process(self, frame, end_t):
+    def remove(self, frame):
         return np.zeros_like(frame)
 
 
@@ -243,15 +245,12 @@ def test_headset_user_barges_in_and_is_heard_through_the_raw_mic():
     playback = PlaybackBuffer(24000, prebuffer_ms=0)
     playback.push(np.full(240000, 500, dtype=np.int16), turn=1)
 
-    def is_speech(frame: np.ndarray) -> bool:
-        return energy_vad(frame)
-
-    is_speech.raw = lambda frame, echo_free: energy_vad(frame)  # as DualVad.raw
-    det = BargeInDetector(is_speech, BargeInConfig(min_speech_ms=40))
+    det = BargeInDetector(energy_vad, BargeInConfig(min_speech_ms=40))
     fired: list[int | None] = []
     chunks: list[bytes] = []
     mic = MicPipeline(playback, det, chunks.append, fired.append,
-                      capture=SuppressingCapture())
+                      capture=SuppressingCapture(),
+                      raw_speech=lambda frame, echo_free: energy_vad(frame))  # as DualVad.raw
     mic.process(np.concatenate([LOUD] * 2))
     assert fired == [1] and playback.held
     # The server gets the raw mic too, not the canceller's cut of it.

@@ -19,14 +19,8 @@ from typing import TYPE_CHECKING, Any
 
 from voicecli import catalog
 from voicecli import events as ev
-from voicecli.audio.engine import (
-    PLAYING_GRACE_S,
-    MicPipeline,
-    PlaybackReader,
-    Sink,
-    Source,
-    build_mic,
-)
+from voicecli.audio.engine import PlaybackReader, Sink, Source
+from voicecli.audio.mic import PLAYING_GRACE_S, MicPipeline, build_mic
 from voicecli.audio.vad import HoldPolicy, hold_decision
 from voicecli.errors import UserError
 from voicecli.live.state import ConversationState

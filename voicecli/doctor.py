@@ -211,7 +211,7 @@ def level_verdict(peak_dbfs: float | None, seconds: float) -> CheckResult:
 def check_level(ctx: DoctorContext) -> CheckResult:
     """Listen for up to ``ctx.listen_s`` seconds; pass as soon as speech-level audio arrives."""
     from voicecli.audio import devices
-    from voicecli.audio.pcm import rms_dbfs
+    from voicecli.audio.levels import dbfs
 
     if ctx.listen_s is None:
         return CheckResult("microphone level", True, "skipped (--no-listen)")
@@ -222,7 +222,7 @@ def check_level(ctx: DoctorContext) -> CheckResult:
         s = devices.sd()
 
         def callback(data: Any, frames: int, _t: Any, status: Any) -> None:
-            peak.append(rms_dbfs(data[:, 0]))
+            peak.append(dbfs(data[:, 0]))
 
         ctx.say(f"say something (listening for up to {ctx.listen_s:.0f} s)...")
         with s.InputStream(device=index, samplerate=rate, channels=1, dtype="int16",

@@ -28,7 +28,9 @@ from types import ModuleType
 from typing import Any, Protocol
 
 from voicecli import events as ev
-from voicecli.audio.engine import MicPipeline, PlaybackReader, Player, Sink, Source
+from voicecli.audio.engine import PlaybackReader, Sink, Source
+from voicecli.audio.mic import MicPipeline
+from voicecli.audio.playback import Player
 from voicecli.errors import SessionError, UserError
 from voicecli.settings import Settings, redact
 from voicecli.ui.outputs import EventBus

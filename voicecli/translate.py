@@ -25,7 +25,8 @@ from voicecli import catalog
 from voicecli import events as ev
 from voicecli.app import INPUT_END_TIMEOUT_S
 from voicecli.audio import MIC_RATE
-from voicecli.audio.engine import MicPipeline, PlaybackReader, Sink, Source, build_mic
+from voicecli.audio.engine import PlaybackReader, Sink, Source
+from voicecli.audio.mic import MicPipeline, build_mic
 from voicecli.audio.playout import PlayoutClock
 from voicecli.live.translation import TranslationState
 from voicecli.settings import Settings

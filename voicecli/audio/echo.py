@@ -23,11 +23,13 @@ from __future__ import annotations
 
 from bisect import bisect_left, insort
 from collections import deque
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from voicecli.audio import MIC_RATE
+from voicecli.audio.levels import dbfs
 from voicecli.errors import ConfigError
 
 CAPTURE_FRAME = MIC_RATE // 100  # 10 ms at 16 kHz
@@ -175,12 +177,6 @@ class ReferenceAligner:
         self._next_t = self._released_t = None
 
 
-def level_db(frame: np.ndarray) -> float:
-    """RMS level of int16 audio in dBFS (-120 for silence)."""
-    x = frame.astype(np.float32)
-    return 10 * float(np.log10(float(np.dot(x, x)) / (len(x) * 32768.0**2) + 1e-12))
-
-
 class RollingValues:
     """The last ``n`` values, also kept sorted, so a percentile costs no sort: these run on
     every 20 ms frame in the capture callback (np.percentile took ~10 % of its time)."""
@@ -240,27 +236,40 @@ class EchoGate:
         return loss is not None and mic_db > ref_db - loss + self.margin_db
 
 
+@dataclass(frozen=True)
+class Captured:
+    """One microphone frame after the canceller, and what the barge-in detector should know
+    of it: ``discontinuity`` (the reference timeline jumped: an xrun, a delay change),
+    ``loud`` (the raw frame is louder than any echo could be, see :class:`EchoGate`),
+    ``residual`` (see :attr:`CapturePath.residual`) and ``echo_free`` (see
+    :attr:`CapturePath.echo_negligible`)."""
+
+    frame: np.ndarray
+    discontinuity: bool
+    loud: bool
+    residual: bool
+    echo_free: bool
+
+
 class CapturePath:
     """Capture-thread side of echo cancellation: aligns the reference, cancels 10 ms at a time.
 
-    ``process(frame, end_t)`` takes 16 kHz int16 microphone audio (a whole number of 10 ms
-    frames) whose last sample was captured at ``end_t`` and returns it with the echo removed.
-    ``discontinuity`` is set when the reference timeline jumped (read and clear it).
+    ``process(frame, end_t, user_heard)`` takes 16 kHz int16 microphone audio (a whole number
+    of 10 ms frames) whose last sample was captured at ``end_t`` and returns it with the echo
+    removed, as a :class:`Captured`. ``user_heard``: the barge-in detector heard the user in
+    the previous frame (so the echo is not learnt from their voice).
     """
 
     def __init__(self, canceller: EchoCanceller, tap: ReferenceTap | None) -> None:
         self.canceller = canceller
         self.tap = tap
         self.aligner = ReferenceAligner(canceller.reverse_rate)
-        self.discontinuity = False
         self.played_s = 0.0  # seconds of non-silent reference the canceller has seen
         self._xruns_seen = 0
         self._ref_db: deque[float] = deque([-120.0] * 40, maxlen=40)  # last 400 ms
         self.gate = EchoGate()
         self.raw_passes_gate = False  # the latest raw frame is louder than any echo
         self.cut_db = 0.0  # how much quieter the canceller made the latest frame
-        # Set by the caller: the barge-in detector heard the user in the latest frame.
-        self.user_heard = False
         # The echo level learnt from every frame the user was not heard in (see
         # echo_negligible). Its 20th percentile: a user's first syllables, before the
         # detector calls them speech, must not tip it (seen with the 5th after 0.8 s).
@@ -274,17 +283,18 @@ class CapturePath:
     def feed_reference(self, frame: np.ndarray) -> None:
         if np.any(frame):
             self.played_s += 0.01
-        self._ref_db.append(level_db(frame))
+        self._ref_db.append(dbfs(frame))
         self.canceller.process_reverse(frame)
 
-    def process(self, frame: np.ndarray, end_t: float) -> np.ndarray:
+    def process(self, frame: np.ndarray, end_t: float, user_heard: bool = False) -> Captured:
+        discontinuity = False
         if self.tap is not None:
             if self.tap.xruns != self._xruns_seen:
                 self._xruns_seen = self.tap.xruns
-                self.discontinuity = True
+                discontinuity = True
             for block, t in self.tap.drain():
                 if self.aligner.add(block, t):
-                    self.discontinuity = True
+                    discontinuity = True
         out = np.empty_like(frame)
         n = len(frame) // CAPTURE_FRAME
         for i in range(n):
@@ -294,16 +304,17 @@ class CapturePath:
             sl = slice(i * CAPTURE_FRAME, (i + 1) * CAPTURE_FRAME)
             out[sl] = self.canceller.process_capture(frame[sl])
         # Echo heard now was played up to 400 ms ago: compare with the loudest of that.
-        ref_db, mic_db = max(self._ref_db), level_db(frame)
-        self.cut_db = mic_db - level_db(out)
+        ref_db, mic_db = max(self._ref_db), dbfs(frame)
+        self.cut_db = mic_db - dbfs(out)
         self.raw_passes_gate = self.gate.passes(ref_db, mic_db)
         if not self.raw_passes_gate:  # learn the echo from echo, not from the user's voice
             self.gate.update(ref_db, mic_db)
-        if not self.user_heard:
+        if not user_heard:
             self.echo_heard.update(ref_db, mic_db)
             playing = ref_db > self.echo_heard.silent_db
             (self._playing_db if playing else self._quiet_db).append(mic_db)
-        return out
+        return Captured(out, discontinuity, self.raw_passes_gate, self.residual,
+                        self.echo_negligible)
 
     @property
     def residual(self) -> bool:

@@ -12,7 +12,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from voicecli.audio import MIC_RATE
-from voicecli.audio.echo import CAPTURE_FRAME, EchoCanceller, level_db
+from voicecli.audio.echo import CAPTURE_FRAME, EchoCanceller
+from voicecli.audio.levels import dbfs
 from voicecli.audio.resample import resample
 
 PROBE_DBFS = -20.0
@@ -81,10 +82,10 @@ def analyze(played: np.ndarray, play_rate: int, recorded: np.ndarray) -> EchoRep
     noise_from = int((LEAD_S + CHIRP_S + 0.2) * MIC_RATE)
     noise_to = noise_from + int(NOISE_S * MIC_RATE)
     seg = slice(noise_from + max(lag, 0), min(noise_to + max(lag, 0), len(rec)))
-    echo_db = level_db(rec[seg]) - level_db(ref16[noise_from:noise_to])
+    echo_db = dbfs(rec[seg]) - dbfs(ref16[noise_from:noise_to])
     energy = np.sqrt(np.sum(search**2) * np.sum(chirp**2)) or 1.0
     coherent = float(np.max(np.abs(corr))) / energy > 0.05
-    heard = coherent and level_db(rec[seg]) > MIN_ECHO_DB
+    heard = coherent and dbfs(rec[seg]) > MIN_ECHO_DB
     # The canceller, as in the chat: reference = exactly what was played, 10 ms at a time.
     ec = EchoCanceller(play_rate)
     frames = min(len(played) // ec.reverse_frame, len(recorded) // CAPTURE_FRAME)
@@ -94,8 +95,8 @@ def analyze(played: np.ndarray, play_rate: int, recorded: np.ndarray) -> EchoRep
         out[i * CAPTURE_FRAME:(i + 1) * CAPTURE_FRAME] = ec.process_capture(
             recorded[i * CAPTURE_FRAME:(i + 1) * CAPTURE_FRAME])
     tail = slice(max(seg.start, seg.stop - int(1.5 * MIC_RATE)), min(seg.stop, len(out)))
-    residual = level_db(out[tail])
-    erle = level_db(recorded[tail]) - residual
+    residual = dbfs(out[tail])
+    erle = dbfs(recorded[tail]) - residual
     works = not heard or residual <= GOOD_RESIDUAL_DBFS or erle >= GOOD_ERLE_DB
     return EchoReport(heard, 1000 * lag / MIC_RATE if heard else None, echo_db, residual,
                       erle, works)

@@ -1,16 +1,12 @@
-"""The audio shell: microphone and speaker (devices or files) around the pure core.
+"""The audio shell: microphone and speaker, devices (PortAudio) or files, around the core.
 
-Both backends share :class:`MicPipeline`, which runs inside the capture thread (the PortAudio
-callback, or the file pacer): it cuts 16 kHz audio into 20 ms frames, removes the echo of
-the reply (``audio.echo``, unless in headphones mode), runs the barge-in detector and, on a
-barge-in, holds the playback buffer right there (silence at once). Only then does it tell
-the event loop (``on_barge_in``). Cancelled frames for the network leave via ``on_chunk``:
-the server's own voice detector then does not hear the reply either (when the microphone
-hears no echo at all, e.g. a headset, the raw frames go: AEC3 would cut the user's onset).
-
-The output side only copies each block it plays into the echo reference tap, with the time
-it reaches the DAC; the canceller runs in the capture thread, where the microphone's
-timestamps are. Callbacks do no I/O and hold the playback buffer's lock only for a copy.
+A source feeds 16 kHz blocks with their capture time to a :class:`FrameConsumer` (the
+capture decision, :class:`voicecli.audio.mic.MicPipeline`) from its own thread: the
+PortAudio callback, or a file pacer. A sink drains a :class:`PlaybackReader` (the playback
+buffer) from its own thread, and copies each block it plays into the echo reference tap,
+with the time it reaches the DAC; the canceller runs in the capture thread, where the
+microphone's timestamps are. Callbacks do no I/O and hold the playback buffer's lock only
+for a copy.
 """
 
 from __future__ import annotations
@@ -18,29 +14,19 @@ from __future__ import annotations
 import threading
 import time
 import wave
-from collections import deque
 from collections.abc import Callable
 from typing import Any, BinaryIO, Protocol
 
 import numpy as np
 
 from voicecli.audio import MIC_RATE, SPEAKER_RATE
-from voicecli.audio.echo import CapturePath, ReferenceTap
-from voicecli.audio.pcm import from_bytes, rms_dbfs
-from voicecli.audio.playback import PlaybackBuffer
+from voicecli.audio.echo import ReferenceTap
+from voicecli.audio.pcm import from_bytes
 from voicecli.audio.resample import StreamResampler, resample
-from voicecli.audio.vad import FRAME_MS, FRAME_SAMPLES, BargeInDetector, FrameSplitter
+from voicecli.audio.vad import FRAME_SAMPLES
 from voicecli.errors import DeviceError
 from voicecli.outfiles import ReplaceOnCommit, check_writable
 
-OnChunk = Callable[[bytes], None]
-OnBargeIn = Callable[[int | None], None]
-
-CHUNK_FRAMES = 2  # 2 × 20 ms = 40 ms per message to the server
-PLAYING_GRACE_S = 0.15  # a reply counts as playing this long after its last sample
-UPSTREAM_HANG_MS = 400  # after speech, keep sending the mic for this long (pauses in words)
-ECHO_TAIL_MS = 400  # the echo of a reply lasts this long after its last sample
-PREROLL_MS = 300  # mic audio kept while gated, sent when speech starts
 # The speaker stream. A barge-in holds the playback buffer at once, in the capture callback,
 # but what was already handed to PortAudio still plays: its buffer, after the wait for the
 # next output callback (and in translation all of it is lag). Hold → silence at the speaker,
@@ -53,169 +39,6 @@ PREROLL_MS = 300  # mic audio kept while gated, sent when speech starts
 # stricter for 2 s).
 SPEAKER_LATENCY = "low"
 SPEAKER_BLOCK_MS = 10
-CONVERGE_S = 6.0  # AEC3 needs 1–6 s of playback to converge: be strict meanwhile
-
-
-class MicPipeline:
-    """16 kHz capture → echo canceller → barge-in decision → network chunks.
-
-    Runs in the capture thread. ``capture``: the echo canceller's capture side (None in
-    headphones mode). ``half_duplex``: send silence while the assistant speaks.
-    ``speech_ms``: voiced audio heard since the last barge-in (the event loop reads it to
-    tell a real interruption from a cough). With a canceller, the server gets silence while
-    the reply plays and nobody talks (see ``_gate_upstream``).
-    """
-
-    def __init__(self, playback: PlaybackBuffer, detector: BargeInDetector | None,
-                 on_chunk: OnChunk, on_barge_in: OnBargeIn,
-                 capture: CapturePath | None = None, half_duplex: bool = False) -> None:
-        self.playback = playback
-        self.detector = detector
-        self.on_chunk = on_chunk
-        self.on_barge_in = on_barge_in
-        self.capture = capture
-        self.half_duplex = half_duplex
-        self.muted = False
-        self.level_dbfs = -120.0
-        self.speech_ms = 0
-        self._xrun = False
-        self._talk_ms = 0
-        self._echo_tail_ms = 0
-        self._preroll: deque[bytes] = deque(maxlen=PREROLL_MS // FRAME_MS)
-        self._splitter = FrameSplitter(FRAME_SAMPLES)
-        self._pending: list[bytes] = []
-
-    def note_xrun(self) -> None:
-        """A device over/underran: the echo path may have moved (any thread)."""
-        self._xrun = True
-
-    def process(self, samples: np.ndarray, t: float | None = None) -> None:
-        """``samples`` (16 kHz int16) whose first sample was captured at ``t`` (monotonic)."""
-        frames = self._splitter.split(samples)
-        t_end = (time.monotonic() if t is None else t + len(samples) / MIC_RATE)
-        left = self._splitter.buffered
-        for j, frame in enumerate(frames):
-            raw = frame
-            self.level_dbfs = rms_dbfs(frame)  # read by the live view's meter
-            if self.capture is not None:
-                end_t = t_end - (left + (len(frames) - 1 - j) * FRAME_SAMPLES) / MIC_RATE
-                frame = self.capture.process(frame, end_t)
-                if self.capture.discontinuity:
-                    self.capture.discontinuity = False
-                    self._xrun = True
-            self._frame(frame, raw)
-
-    def _gate_upstream(self, playing: bool, det: BargeInDetector | None) -> bool:
-        """Send silence instead of the mic while the reply plays and nobody talks.
-
-        Whatever echo the canceller leaves (a transient after an xrun, a delay jump) would
-        otherwise reach the server's voice detector, and the server would interrupt its own
-        reply. The last 300 ms are kept and sent as soon as the local detector hears speech,
-        so the server still gets the user's first syllable.
-        """
-        if self.capture is None or det is None:
-            return False
-        if det.last_speech:
-            self._talk_ms = UPSTREAM_HANG_MS
-        else:
-            self._talk_ms = max(0, self._talk_ms - FRAME_MS)
-        if playing:
-            self._echo_tail_ms = ECHO_TAIL_MS
-        else:
-            self._echo_tail_ms = max(0, self._echo_tail_ms - FRAME_MS)
-        return self._echo_tail_ms > 0 and self._talk_ms == 0
-
-    def _raw_speech(self, raw: np.ndarray, echo_free: bool) -> bool:
-        """Speech on the raw mic, louder than any echo: asked for (and its Silero run) only
-        while the detector is guarded or the mic hears no echo (see BargeInDetector)."""
-        det, cap = self.detector, self.capture
-        if det is None or cap is None or not (det.guarded or echo_free) \
-                or not cap.raw_passes_gate:
-            return False
-        raw_test = getattr(det.is_speech, "raw", None)
-        return bool(raw_test(raw, echo_free)) if raw_test is not None else False
-
-    def _frame(self, frame: np.ndarray, raw: np.ndarray) -> None:
-        playing = self.playback.is_playing(PLAYING_GRACE_S)
-        # Half duplex stays muted until the reply's echo has died away, not just its samples.
-        muted = self.muted or (self.half_duplex
-                               and self.playback.is_playing(ECHO_TAIL_MS / 1000))
-        cap = self.capture
-        # The mic hears no echo (a headset): AEC3, with no echo to learn, would still cut
-        # the user's first 100–150 ms during a reply (see BargeInDetector.process), so the
-        # raw mic goes to the server and counts for barge-in too.
-        echo_free = cap is not None and cap.echo_negligible
-        det = self.detector
-        if det is not None and not muted:
-            if self._xrun:
-                self._xrun = False
-                det.guard()
-            loud = cap is None or cap.raw_passes_gate
-            fired = det.process(frame, playing, self._raw_speech(raw, echo_free), loud,
-                                echo_free, residual=cap is not None and cap.residual)
-            if cap is not None:
-                cap.user_heard = det.last_speech
-            if fired:
-                self.speech_ms = det.config.min_speech_ms
-                turn = self.playback.hold()
-                if turn is not None:
-                    self.on_barge_in(turn)
-            elif det.last_speech:
-                self.speech_ms += FRAME_MS
-        upstream = raw if echo_free else frame
-        if muted:
-            self._pending.append(bytes(FRAME_SAMPLES * 2))
-        elif self._gate_upstream(playing, det):
-            self._preroll.append(upstream.tobytes())
-            self._pending.append(bytes(FRAME_SAMPLES * 2))
-        else:
-            self._pending.extend(self._preroll)  # the onset the server has not heard yet
-            self._preroll.clear()
-            self._pending.append(upstream.tobytes())
-        if len(self._pending) >= CHUNK_FRAMES:
-            self.on_chunk(b"".join(self._pending))
-            self._pending.clear()
-
-
-def build_mic(playback: PlaybackBuffer, sink: Sink, mode: str, barge_in: bool,
-              on_chunk: OnChunk, on_barge_in: OnBargeIn) -> MicPipeline:
-    """The capture pipeline for an echo ``mode`` (aec | headphones | half_duplex).
-
-    In "aec" mode the sink gets a reference tap and the canceller is created now, so a
-    missing package fails before the session starts (never a silent fallback).
-    """
-    from voicecli.audio.echo import EchoCanceller
-    from voicecli.audio.vad import BargeInConfig, default_is_speech
-
-    capture = None
-    if mode == "aec":
-        tap = ReferenceTap()
-        capture = CapturePath(EchoCanceller(sink.rate), tap)
-        sink.reference = tap
-    detector = None
-    if barge_in and mode != "half_duplex":  # half duplex: the mic is muted during replies
-        config = BargeInConfig(converge_s=CONVERGE_S if capture is not None else 0.0)
-        detector = BargeInDetector(default_is_speech(capture is not None), config)
-    return MicPipeline(playback, detector, on_chunk, on_barge_in, capture,
-                       half_duplex=mode == "half_duplex")
-
-
-class Player:
-    """The output half: reply PCM → (resample to the sink's rate) → playback buffer."""
-
-    def __init__(self, out_rate: int) -> None:
-        self.out_rate = out_rate
-        self.playback = PlaybackBuffer(out_rate)
-        self._resamplers: dict[int, StreamResampler] = {}
-
-    def play(self, pcm: bytes, rate: int, turn: int) -> None:
-        samples = from_bytes(pcm)
-        if rate != self.out_rate:
-            rs = self._resamplers.get(rate)
-            if rs is None:
-                rs = self._resamplers[rate] = StreamResampler(rate, self.out_rate)
-            samples = rs.process(samples)
-        self.playback.push(samples, turn)
 
 
 class FrameConsumer(Protocol):

@@ -23,6 +23,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from voicecli.audio.pcm import from_bytes
+from voicecli.audio.resample import StreamResampler
+
 
 @dataclass
 class PlaybackStats:
@@ -181,3 +184,21 @@ class PlaybackBuffer:
         if written < n:
             out[written:] = 0
         return written
+
+
+class Player:
+    """The output half: reply PCM → (resample to the sink's rate) → playback buffer."""
+
+    def __init__(self, out_rate: int) -> None:
+        self.out_rate = out_rate
+        self.playback = PlaybackBuffer(out_rate)
+        self._resamplers: dict[int, StreamResampler] = {}
+
+    def play(self, pcm: bytes, rate: int, turn: int) -> None:
+        samples = from_bytes(pcm)
+        if rate != self.out_rate:
+            rs = self._resamplers.get(rate)
+            if rs is None:
+                rs = self._resamplers[rate] = StreamResampler(rate, self.out_rate)
+            samples = rs.process(samples)
+        self.playback.push(samples, turn)

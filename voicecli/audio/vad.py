@@ -16,16 +16,23 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
 from voicecli.audio import MIC_RATE
+from voicecli.audio.levels import floor_power, mean_square
 
 FRAME_MS = 20
 FRAME_SAMPLES = MIC_RATE * FRAME_MS // 1000  # 320
 
 IsSpeech = Callable[[np.ndarray], bool]
+
+
+class VoicedRun(Protocol):
+    """A speech test that knows how long the voice it hears has gone on (onset credit)."""
+
+    run_ms: int
 # Silero's threshold on a microphone that hears no echo (headphones mode; a headset in the
 # default mode): 0.1 let a fan through.
 NO_ECHO_THRESHOLD = 0.3
@@ -40,11 +47,10 @@ def webrtc_is_speech(mode: int = 3, floor_dbfs: float = -45.0) -> IsSpeech:
             "webrtcvad is not importable; install the 'webrtcvad-wheels' package"
         ) from exc
     vad = webrtcvad.Vad(mode)
-    floor = (10 ** (floor_dbfs / 20) * 32768) ** 2
+    floor = floor_power(floor_dbfs)
 
     def is_speech(frame: np.ndarray) -> bool:
-        x = frame.astype(np.float32)
-        if float(np.dot(x, x)) / len(x) < floor:
+        if mean_square(frame) < floor:
             return False
         return bool(vad.is_speech(frame.tobytes(), MIC_RATE))
 
@@ -65,7 +71,7 @@ class DualVad:
         # its CPU in a quiet room; only used without a canceller: on canceller output the
         # catch-up's fresh state after long quiet measurably raised self-interruptions.
         self.skip_quiet = skip_quiet
-        self.floor = (10 ** (floor_dbfs / 20) * 32768) ** 2
+        self.floor = floor_power(floor_dbfs)
         # The raw mic hears the echo too (only its level is gated): be stricter, unless it
         # hears no echo at all (then it is what headphones mode hears).
         self.raw_threshold = 0.5
@@ -87,12 +93,10 @@ class DualVad:
         return p >= threshold and self.webrtc(frame)
 
     def __call__(self, frame: np.ndarray) -> bool:
-        if self.skip_quiet:
-            x = frame.astype(np.float32)
-            if float(np.dot(x, x)) / len(x) < self.floor:
-                self.run_ms = 0
-                self.silero.skip(frame)
-                return False
+        if self.skip_quiet and mean_square(frame) < self.floor:
+            self.run_ms = 0
+            self.silero.skip(frame)
+            return False
         p = self.silero.process(frame)
         voiced = self.webrtc(frame)
         self.run_ms = self.run_ms + FRAME_MS if voiced else 0
@@ -102,7 +106,7 @@ class DualVad:
         self.silero.reset()
 
 
-def default_is_speech(echo_cancelled: bool = True) -> IsSpeech:
+def default_is_speech(echo_cancelled: bool = True) -> DualVad:
     """The app's speech test: webrtcvad mode 3 AND Silero (needs onnxruntime + the model).
 
     ``echo_cancelled``: it listens to a canceller's output (and gets a second Silero for
@@ -132,9 +136,11 @@ class BargeInDetector:
     playback and for ``xrun_guard_s`` after :meth:`guard` is called.
     """
 
-    def __init__(self, is_speech: IsSpeech, config: BargeInConfig | None = None) -> None:
+    def __init__(self, is_speech: IsSpeech, config: BargeInConfig | None = None,
+                 voiced_run: VoicedRun | None = None) -> None:
         self.is_speech = is_speech
         self.config = config or BargeInConfig()
+        self.voiced_run = voiced_run  # the speech test's own run of voiced frames, if any
         self._voiced = 0
         self._silent = 0
         self._armed = True
@@ -187,7 +193,8 @@ class BargeInDetector:
         strict = guarded and not echo_free
         need = self.config.guarded_min_speech_ms if strict else self.config.min_speech_ms
         if speech:
-            self._voiced = max(self._voiced + FRAME_MS, getattr(self.is_speech, "run_ms", 0))
+            credit = self.voiced_run.run_ms if self.voiced_run is not None else 0
+            self._voiced = max(self._voiced + FRAME_MS, credit)
             self._silent = 0
         else:
             self._silent += FRAME_MS

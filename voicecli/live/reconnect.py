@@ -27,6 +27,8 @@ from typing import Any, Literal
 
 import numpy as np
 
+from voicecli.audio.levels import above
+
 FailureKind = Literal["retry", "handle_refused", "fatal"]
 Kind = Literal["audio", "tool_response", "text", "activity", "tools", "video"]
 
@@ -87,10 +89,7 @@ def parse_duration(text: Any, default: float = 10.0) -> float:
 
 def is_loud(pcm: bytes, floor_dbfs: float = -45.0) -> bool:
     """Is this 16-bit chunk above ``floor_dbfs`` (the user may be talking)?"""
-    x = np.frombuffer(pcm, dtype="<i2").astype(np.float32)
-    if not len(x):
-        return False
-    return float(np.dot(x, x)) / len(x) > (10 ** (floor_dbfs / 20) * 32768) ** 2
+    return above(np.frombuffer(pcm, dtype="<i2"), floor_dbfs)
 
 
 # --------------------------------------------------------------------------- failures
