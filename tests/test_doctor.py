@@ -9,7 +9,7 @@ import threading
 import pytest
 
 from voicecli import doctor as dr
-from voicecli_testing.audio import play_into_mic, speech_wav
+from voicecli_testing.audio import Playback, play_into_mic, speech_wav
 from voicecli_testing.cli import ROOT, clean_env, run_cli
 
 
@@ -50,15 +50,26 @@ def test_doctor_passes_on_the_virtual_devices(virtual_audio):
                             stderr=subprocess.PIPE, text=True, cwd=ROOT, env=clean_env())
     speech = speech_wav("Hello, can you hear me? Testing the microphone.")
     done = threading.Event()
+    playing: list[Playback] = []
 
     def talk() -> None:  # keep talking until the doctor has heard us
         while not done.is_set() and proc.poll() is None:
-            play_into_mic(speech).wait(10)
+            playing.append(play_into_mic(speech))
+            try:
+                playing[-1].wait(10)
+            except RuntimeError:  # stopped below
+                return
 
     talker = threading.Thread(target=talk, daemon=True)
     talker.start()
     out, err = proc.communicate(timeout=90)
     done.set()
+    # Stop talking now: speech still playing would reach the next test's microphone.
+    for p in playing:
+        p.stop()
+    talker.join(10)
+    for p in playing:  # one it may have started meanwhile
+        p.stop()
     assert proc.returncode == 0, out + err
     lines = out.splitlines()
     for name in ("credentials", "endpoint 127.0.0.1", "microphone:", "speaker:",
