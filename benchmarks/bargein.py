@@ -124,12 +124,6 @@ def random_path(rng: np.random.Generator) -> EchoPath:
                     bool(rng.random() < 0.3), float(rng.choice([-80, 0, 0, 80])))
 
 
-def _bandpass(x: np.ndarray, lo: float, hi: float, rate: int, taps: int = 129) -> np.ndarray:
-    n = np.arange(taps) - taps // 2
-    h = (2 * hi / rate * np.sinc(2 * hi / rate * n) - 2 * lo / rate * np.sinc(2 * lo / rate * n))
-    return np.convolve(x, h * np.hamming(taps), mode="same")
-
-
 def overdriven(x: np.ndarray) -> np.ndarray:
     """The corpus's clipping speaker: an overdriven small speaker (x4, clipped at 0.25)."""
     return np.clip(x * 4, -0.25, 0.25)
@@ -143,7 +137,7 @@ def echo_rate(drift_ppm: float) -> int:
 def apply_echo(ref24: np.ndarray, path: EchoPath, rng: np.random.Generator) -> np.ndarray:
     """What the microphone hears of ``ref24`` (float at 24 kHz) through ``path``, at 16 kHz."""
     x = overdriven(ref24) if path.clip else ref24
-    x = _bandpass(x, 250, 7000, SPK)
+    x = ah.bandpass(x, 250, 7000, SPK)
     y = ah.resample(x, SPK, echo_rate(path.drift_ppm))[: len(ref24) * 2 // 3]
     ir_len = int(0.3 * MIC)
     t = np.arange(ir_len) / MIC
@@ -188,23 +182,6 @@ def speech_onset(x: np.ndarray) -> int:
     w = MIC // 100
     rms = np.sqrt(np.mean(x[: len(x) // w * w].reshape(-1, w) ** 2, axis=1))
     return int(np.flatnonzero(rms >= rms.max() * 10 ** (-25 / 20))[0]) * w
-
-
-def begins_unvoiced(text: str) -> bool:
-    """Does the phrase begin with an unvoiced consonant ("Stop", "Sorry", "Hold on")?"""
-    return text[:1].lower() in set("cfhkpst")
-
-
-def voiced_onset(x: np.ndarray, start: int) -> int:
-    """Where voicing starts at or after sample ``start``: the first 10 ms whose 100–900 Hz
-    band (where a vowel or a voiced consonant has its energy, and /s/, /t/ or /h/ next to
-    none) is within 20 dB of that band's loudest 10 ms. For a phrase that begins voiced it
-    is its onset; for "Stop" or "Sorry", the vowel after the hiss (80–130 ms later)."""
-    w = MIC // 100
-    band = _bandpass(x, 100, 900, MIC)
-    rms = np.sqrt(np.mean(band[: len(band) // w * w].reshape(-1, w) ** 2, axis=1))
-    loud = np.flatnonzero(rms >= rms.max() * 10 ** (-20 / 20))
-    return int(loud[loud >= start // w][0]) * w
 
 
 def build_corpus(seed: int, echo_min: float, noise_min: float, trials: int) -> dict:
@@ -381,9 +358,9 @@ def main() -> int:
         phrase that begins with an unvoiced consonant its first voiced frame."""
         t0 = float(data[f"{name}_t0"])
         said = USER_LINES[int(name.removeprefix("trial")) % len(USER_LINES)]
-        if not begins_unvoiced(said):
+        if not ah.begins_unvoiced(said):
             return t0
-        return voiced_onset(data[f"{name}_user"], int(t0 * MIC)) / MIC
+        return ah.voiced_onset(data[f"{name}_user"], int(t0 * MIC), MIC) / MIC
 
     def masked(name: str) -> bool:
         """A user no louder than the echo behind a clipping speaker (the goal leaves them

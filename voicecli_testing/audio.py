@@ -670,6 +670,31 @@ def silence_after(
     return None
 
 
+def bandpass(x: np.ndarray, lo: float, hi: float, rate: int, taps: int = 129) -> np.ndarray:
+    """``x`` through a windowed-sinc band-pass filter from ``lo`` to ``hi`` Hz (same length)."""
+    n = np.arange(taps) - taps // 2
+    h = (2 * hi / rate * np.sinc(2 * hi / rate * n) - 2 * lo / rate * np.sinc(2 * lo / rate * n))
+    return np.convolve(x, h * np.hamming(taps), mode="same")
+
+
+def begins_unvoiced(text: str) -> bool:
+    """Does the phrase begin with an unvoiced consonant ("Stop", "Sorry", "Hold on")?"""
+    return text[:1].lower() in set("cfhkpst")
+
+
+def voiced_onset(x: np.ndarray, start: int, rate: int = 16000) -> int:
+    """Where voicing starts at or after sample ``start``: the first 10 ms whose 100–900 Hz
+    band (where a vowel or a voiced consonant has its energy, and /s/, /t/ or /h/ next to
+    none) is within 20 dB of that band's loudest 10 ms. For a phrase that begins voiced it
+    is its onset; for "Stop" or "Sorry", the vowel after the hiss (80–130 ms later). The
+    barge-in goal counts from there (docs/barge-in-limits.md)."""
+    w = rate // 100
+    band = bandpass(_as_float(x), 100, 900, rate)
+    rms = np.sqrt(np.mean(band[: len(band) // w * w].reshape(-1, w) ** 2, axis=1))
+    loud = np.flatnonzero(rms >= rms.max() * 10 ** (-20 / 20))
+    return int(loud[loud >= start // w][0]) * w
+
+
 def wait_until(predicate, timeout: float = 10.0, interval: float = 0.02) -> bool:
     """Poll ``predicate()`` until true (returns True) or ``timeout`` seconds (returns False)."""
     deadline = time.monotonic() + timeout
