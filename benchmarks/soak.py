@@ -110,6 +110,8 @@ def emulator_process(conn: Any, speed: float, lifetime: float) -> None:
 class ScriptSource:
     """The user: the scenario's lines, spoken in turn with pauses, ``speed`` × real time."""
 
+    xruns = 0  # no device (voicecli.audio.engine.Source)
+
     def __init__(self, seconds: float, speed: float) -> None:
         from voicecli.emulator.speech import sample_speech
 
