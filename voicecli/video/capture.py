@@ -167,6 +167,7 @@ class AvSource:
         self._latest: Any = None
         self._latest_t = -1.0
         self._ended = threading.Event()
+        self._error: str | None = None  # why decoding stopped early (a camera unplugged)
         self._stop = threading.Event()
         self._started_at: float | None = None
         self._lock = threading.Lock()
@@ -189,8 +190,8 @@ class AvSource:
                 image = frame.to_image()
                 with self._lock:
                     self._latest, self._latest_t = image, t
-        except Exception:  # a broken stream ends the source; the sharer says so
-            pass
+        except Exception as exc:  # a broken stream ends the source; grab() says why
+            self._error = f"{self.label}: {type(exc).__name__}: {exc}"
         finally:
             self._ended.set()
 
@@ -200,6 +201,8 @@ class AvSource:
         with self._lock:
             latest = self._latest
         if latest is None:
+            if self._ended.is_set() and self._error is not None:
+                raise DeviceError(self._error)  # the sharer reports it and stops sharing
             return None if self._ended.is_set() else NOT_YET
         if self._file and self._ended.is_set():
             with self._lock:
